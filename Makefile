@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ext3snap top-level build.
+#
+#   make            modules (ext3snap.ko, ssdev.ko) and tools
+#   make check      unit tests, checkpatch, VM integration tests
+#   make demo       install deps, build, boot the VM and show a snapshot
+#   make clean      back to git's state (keeps build/vm and build/src)
+#   make distclean  also drop the unpacked kernel image and sources
+#
+# Everything is written below build/; nothing outside the tree but apt.
+
+SHELL		:= /bin/bash
+TOP		:= $(CURDIR)
+B		:= $(TOP)/build
+KVER		:= $(shell $(TOP)/scripts/kernel-version 2>/dev/null)
+KDIR		:= /usr/src/linux-headers-$(KVER)
+KSRC_TAR	:= /usr/src/linux-source-6.1.tar.xz
+
+# Pristine pieces of the kernel source we need: fs/ext4 and checkpatch.
+SRC		:= $(B)/src
+SRC_STAMP	:= $(SRC)/.extracted
+# ext4 with our quilt series applied, plus fs/ext3snap: one kbuild module.
+MOD		:= $(B)/ext3snap
+SSDEV		:= $(B)/ssdev
+BIN		:= $(B)/bin
+LIBDIR		:= $(B)/lib
+
+PATCHES		:= $(sort $(wildcard patches/*.patch)) patches/series
+SNAP_SRCS	:= $(wildcard fs/ext3snap/*.[ch]) $(wildcard include/uapi/*.h)
+SSDEV_SRCS	:= $(wildcard ssdev/*.[ch]) ssdev/Kbuild
+
+CC		?= cc
+CFLAGS		?= -O2 -g
+CFLAGS		+= -Wall -Wextra -Werror=implicit-function-declaration \
+		   -D_GNU_SOURCE -Iinclude/uapi -Ilib
+E2FS_LIBS	:= $(shell pkg-config --libs ext2fs e2p com_err 2>/dev/null || echo -lext2fs -le2p -lcom_err)
+CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+TOOLS		:= $(BIN)/e3snapconfig $(BIN)/ssdevconfig $(BIN)/fsck.ext3snap
+LIB_OBJS	:= $(patsubst lib/%.c,$(LIBDIR)/%.o,$(wildcard lib/*.c))
+UNIT_TESTS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all modules tools kernel-check check check-unit check-vm checkpatch \
+	demo bench clean distclean deps quilt-env
+
+all: modules tools
+
+kernel-check:
+	@$(TOP)/scripts/kernel-version >/dev/null
+
+deps:
+	$(TOP)/scripts/install-deps
+
+# ---- kernel modules ------------------------------------------------------
+
+$(SRC_STAMP): $(KSRC_TAR) | kernel-check
+	rm -rf $(SRC) && mkdir -p $(SRC)
+	tar -xJf $(KSRC_TAR) -C $(SRC) --strip-components=1 \
+		linux-source-6.1/fs/ext4 linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+	touch $@
+
+# Re-apply the whole series whenever a patch changes: quilt's .pc lives in
+# $(MOD) so 'cd build/ext3snap && quilt ...' edits the series in place.
+$(MOD)/.patched: $(SRC_STAMP) $(PATCHES)
+	rm -rf $(MOD) && mkdir -p $(MOD)/fs
+	cp -a $(SRC)/fs/ext4 $(MOD)/fs/ext4
+	cd $(MOD) && QUILT_PATCHES=$(TOP)/patches QUILT_PC=.pc \
+		quilt push -a -q --fuzz=0 >/dev/null
+	touch $@
+
+$(MOD)/.synced: $(MOD)/.patched $(SNAP_SRCS) scripts/ext3snap.Kbuild
+	mkdir -p $(MOD)/fs/ext3snap $(MOD)/include
+	rm -f $(MOD)/fs/ext3snap/*.[ch]
+	cp fs/ext3snap/*.[ch] $(MOD)/fs/ext3snap/
+	cp include/uapi/*.h $(MOD)/include/
+	cp scripts/ext3snap.Kbuild $(MOD)/Kbuild
+	touch $@
+
+$(MOD)/ext3snap.ko: $(MOD)/.synced FORCE
+	$(MAKE) -j$(shell nproc) -C $(KDIR) M=$(MOD) modules
+
+$(SSDEV)/.synced: $(SSDEV_SRCS) $(wildcard include/uapi/*.h)
+	mkdir -p $(SSDEV)
+	rm -f $(SSDEV)/*.[ch]
+	cp ssdev/*.c ssdev/Kbuild $(SSDEV)/
+	cp include/uapi/*.h $(SSDEV)/
+	touch $@
+
+$(SSDEV)/ssdev.ko: $(SSDEV)/.synced $(MOD)/ext3snap.ko FORCE
+	$(MAKE) -j$(shell nproc) -C $(KDIR) M=$(SSDEV) \
+		KBUILD_EXTRA_SYMBOLS=$(MOD)/Module.symvers modules
+
+modules: $(MOD)/ext3snap.ko $(SSDEV)/ssdev.ko
+
+FORCE:
+
+# Print the environment for editing the quilt series by hand.
+quilt-env: $(MOD)/.patched
+	@echo "cd $(MOD) && export QUILT_PATCHES=$(TOP)/patches QUILT_PC=.pc"
+
+# ---- userspace -----------------------------------------------------------
+
+$(LIBDIR)/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/uapi/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(LIBDIR)/libext3snap.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/%: $(LIBDIR)/libext3snap.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)
+
+$(BIN)/e3snapconfig: e3snapconfig/e3snapconfig.c
+$(BIN)/ssdevconfig: ssdev/ssdevconfig.c
+$(BIN)/fsck.ext3snap: fsck/fsck.ext3snap.c
+
+tools: $(TOOLS)
+
+$(B)/tests/%: tests/unit/%.c $(LIBDIR)/libext3snap.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBDIR)/libext3snap.a $(E2FS_LIBS) $(CHECK_LIBS)
+
+# ---- tests ---------------------------------------------------------------
+
+check: all $(UNIT_TESTS) $(SRC_STAMP)
+	$(TOP)/scripts/run-tests $(if $(TESTS),--only "$(TESTS)")
+
+check-unit: $(UNIT_TESTS)
+	$(TOP)/scripts/run-tests --unit-only
+
+checkpatch: $(SRC_STAMP)
+	$(TOP)/scripts/checkpatch-ours
+
+demo: deps
+	$(MAKE) all
+	$(TOP)/scripts/vm-run --disk demo:1G --timeout 600 -- $(TOP)/scripts/demo.sh
+
+# ---- cleaning --------------------------------------------------------------
+
+clean:
+	rm -rf $(MOD) $(SSDEV) $(BIN) $(LIBDIR) $(B)/tests $(B)/tmp $(B)/initramfs*
+
+distclean:
+	rm -rf $(B)
