@@ -13,8 +13,10 @@
 SHELL		:= /bin/bash
 TOP		:= $(CURDIR)
 B		:= $(TOP)/build
-KVER		:= $(shell $(TOP)/scripts/kernel-version 2>/dev/null)
-KDIR		:= /usr/src/linux-headers-$(KVER)
+# Lazy (=): on a fresh machine they are only known once kernel-check has
+# installed the dependencies.
+KVER		= $(shell $(TOP)/scripts/kernel-version 2>/dev/null)
+KDIR		= /usr/src/linux-headers-$(KVER)
 KSRC_TAR	:= /usr/src/linux-source-6.1.tar.xz
 
 # Pristine pieces of the kernel source we need: fs/ext4 and checkpatch.
@@ -34,8 +36,8 @@ CC		?= cc
 CFLAGS		?= -O2 -g
 CFLAGS		+= -Wall -Wextra -Werror=implicit-function-declaration \
 		   -D_GNU_SOURCE -Iinclude/uapi -Ilib
-E2FS_LIBS	:= $(shell pkg-config --libs ext2fs e2p com_err 2>/dev/null || echo -lext2fs -le2p -lcom_err)
-CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+E2FS_LIBS	= $(shell pkg-config --libs ext2fs e2p com_err 2>/dev/null || echo -lext2fs -le2p -lcom_err)
+CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 TOOLS		:= $(BIN)/e3snapconfig $(BIN)/ssdevconfig $(BIN)/fsck.ext3snap
 LIB_OBJS	:= $(patsubst lib/%.c,$(LIBDIR)/%.o,$(wildcard lib/*.c))
@@ -46,7 +48,9 @@ UNIT_TESTS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 
 all: modules tools
 
+# Install what is missing (scripts/install-deps is idempotent), then insist.
 kernel-check:
+	@$(TOP)/scripts/kernel-version >/dev/null 2>&1 || $(TOP)/scripts/install-deps
 	@$(TOP)/scripts/kernel-version >/dev/null
 
 deps:
@@ -103,7 +107,7 @@ quilt-env: $(MOD)/.patched
 
 # ---- userspace -----------------------------------------------------------
 
-$(LIBDIR)/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/uapi/*.h)
+$(LIBDIR)/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/uapi/*.h) | kernel-check
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 
