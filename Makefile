@@ -29,7 +29,8 @@ BIN		:= $(B)/bin
 LIBDIR		:= $(B)/lib
 
 PATCHES		:= $(sort $(wildcard patches/*.patch)) patches/series
-SNAP_SRCS	:= $(wildcard fs/ext3snap/*.[ch]) $(wildcard include/uapi/*.h)
+SNAP_SRCS	:= $(wildcard fs/ext3snap/*.[ch]) $(wildcard include/uapi/*.h) \
+		   $(wildcard include/kernel/*.h)
 SSDEV_SRCS	:= $(wildcard ssdev/*.[ch]) ssdev/Kbuild
 
 CC		?= cc
@@ -79,18 +80,18 @@ $(MOD)/.synced: $(MOD)/.patched $(SNAP_SRCS) scripts/ext3snap.Kbuild
 	mkdir -p $(MOD)/fs/ext3snap $(MOD)/include
 	rm -f $(MOD)/fs/ext3snap/*.[ch]
 	cp fs/ext3snap/*.[ch] $(MOD)/fs/ext3snap/
-	cp include/uapi/*.h $(MOD)/include/
+	cp include/uapi/*.h include/kernel/*.h $(MOD)/include/
 	cp scripts/ext3snap.Kbuild $(MOD)/Kbuild
 	touch $@
 
 $(MOD)/ext3snap.ko: $(MOD)/.synced FORCE
 	$(MAKE) -j$(shell nproc) -C $(KDIR) M=$(MOD) modules
 
-$(SSDEV)/.synced: $(SSDEV_SRCS) $(wildcard include/uapi/*.h)
+$(SSDEV)/.synced: $(SSDEV_SRCS) $(wildcard include/uapi/*.h include/kernel/*.h)
 	mkdir -p $(SSDEV)
 	rm -f $(SSDEV)/*.[ch]
 	cp ssdev/*.c ssdev/Kbuild $(SSDEV)/
-	cp include/uapi/*.h $(SSDEV)/
+	cp include/uapi/*.h include/kernel/*.h $(SSDEV)/
 	touch $@
 
 $(SSDEV)/ssdev.ko: $(SSDEV)/.synced $(MOD)/ext3snap.ko FORCE

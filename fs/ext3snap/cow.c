@@ -1,28 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ext3snap: deciding which blocks to save, and saving metadata.
+ * ext3snap: deciding which blocks to save, and saving them.
  *
  * A block is saved when it was in use at the snapshot instant and has not
  * been saved yet. "In use then" is the group's block bitmap as it was at the
  * instant: the first time a group is looked at, its current bitmap is still
- * the snapshot-time one (any change to it passes through here first), so it
- * is copied into memory and never changes after.
+ * the snapshot-time one (any change to it passes through here first, and
+ * take.c checks that each group's bitmap lies inside the group), so it is
+ * copied into memory and never changes after.
+ *
+ * Saving copies the block into the store, a page per block, reserving the
+ * filesystem block the copy will need so that the origin filling up cannot
+ * leave the flusher without room. Freed blocks are moved instead: they stay
+ * allocated and pass to the snapshot file as they are.
  */
 #define pr_fmt(fmt) "ext3snap: " fmt
 
+#include <linux/bio.h>
+#include <linux/blkdev.h>
 #include <linux/buffer_head.h>
+#include <linux/quotaops.h>
 #include <linux/slab.h>
 #include "internal.h"
 #include "hooks.h"
 
-/* Fill @grp: caller holds grp->lock for write. */
-static int load_group(struct ext3snap_snap *snap, ext4_group_t g,
-		      struct ext3snap_group *grp)
+/* Fill group @g's snapshot-time bitmap: caller holds its lock for write. */
+static int load_group_locked(struct ext3snap_snap *snap, ext4_group_t g)
 {
+	struct ext3snap_group *grp = &snap->groups[g];
 	struct super_block *sb = snap->sb;
 	struct buffer_head *bh;
 	unsigned long *cow, *saved;
 
+	if (grp->cow)
+		return 0;
 	bh = ext4_read_block_bitmap(sb, g);
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
@@ -42,6 +53,20 @@ static int load_group(struct ext3snap_snap *snap, ext4_group_t g,
 	return 0;
 }
 
+int ext3snap_load_group(struct ext3snap_snap *snap, ext4_group_t g)
+{
+	struct ext3snap_group *grp = &snap->groups[g];
+	int err;
+
+	/* Pairs with the release in load_group_locked(). */
+	if (smp_load_acquire(&grp->cow))
+		return 0;
+	down_write(&grp->lock);
+	err = load_group_locked(snap, g);
+	up_write(&grp->lock);
+	return err;
+}
+
 void ext3snap_free_groups(struct ext3snap_snap *snap)
 {
 	ext4_group_t g;
@@ -53,78 +78,317 @@ void ext3snap_free_groups(struct ext3snap_snap *snap)
 	kvfree(snap->groups);
 }
 
-void ext3snap_free_store(struct ext3snap_snap *snap)
+/* Give back a copy's page and the block reserved for it. */
+static void drop_copy(struct ext3snap_snap *snap, struct page *page)
 {
-	struct page *page;
-	unsigned long index;
+	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
 
-	xa_for_each(&snap->store, index, page)
-		__free_page(page);
-	xa_destroy(&snap->store);
+	__free_page(page);
+	percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
+	atomic_long_dec(&snap->pending);
 }
 
-/* Keep a copy of @data as the snapshot's block @block. */
-static int store_copy(struct ext3snap_snap *snap, ext4_fsblk_t block,
-		      const void *data)
+/* Free every copy still in memory; moved blocks keep no memory. */
+void ext3snap_drop_store(struct ext3snap_snap *snap)
 {
-	struct page *page;
+	unsigned long index;
+	void *entry;
+	long lost = 0;
+
+	xa_for_each(&snap->store, index, entry) {
+		if (xa_is_value(entry)) {
+			lost++;
+			continue;
+		}
+		xa_erase(&snap->store, index);
+		drop_copy(snap, entry);
+	}
+	if (lost)
+		pr_err("%s: snapshot %u: %ld moved blocks not in its file; run e2fsck\n",
+		       snap->sb->s_id, snap->id, lost);
+	xa_destroy(&snap->store);
+	atomic_long_set(&snap->pending_moves, 0);
+	wake_up_all(&snap->drained);
+}
+
+/* Synchronous single-block I/O straight to the device, no page cache. */
+int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
+		    struct page *page, unsigned int offset)
+{
+	struct bio *bio;
 	int err;
 
-	page = alloc_page(GFP_NOFS);
-	if (!page)
-		return -ENOMEM;
-	memcpy(page_address(page), data, snap->sb->s_blocksize);
-	err = xa_err(xa_store(&snap->store, block, page, GFP_NOFS));
-	if (err) {
-		__free_page(page);
-		return err;
-	}
-	atomic_long_inc(&snap->stored);
-	return 0;
+	bio = bio_alloc(sb->s_bdev, 1, op, GFP_NOFS);
+	bio->bi_iter.bi_sector = block << (sb->s_blocksize_bits - 9);
+	__bio_add_page(bio, page, sb->s_blocksize, offset);
+	err = submit_bio_wait(bio);
+	bio_put(bio);
+	return err;
 }
 
-/* Lock-free answer when the group is loaded: does @off need saving? */
-static bool may_need_save(struct ext3snap_group *grp, ext4_grpblk_t off)
+/* Is @block in use at the instant and not saved yet? Lock-free. */
+static bool may_need_save(struct ext3snap_snap *snap, ext4_fsblk_t block)
 {
-	/* Pairs with the release in load_group(): bits are complete. */
-	unsigned long *cow = smp_load_acquire(&grp->cow);
+	struct ext3snap_group *grp;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	unsigned long *cow;
 
+	if (block >= snap->blocks)
+		return false;
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
+	grp = &snap->groups[g];
+	/* Pairs with the release in load_group_locked(): bits are complete. */
+	cow = smp_load_acquire(&grp->cow);
 	if (!cow)
 		return true;
 	return test_bit(off, cow) && !test_bit(off, grp->saved);
 }
 
+/*
+ * Save @block: copy @data (the block's current contents) or, with @data
+ * NULL, read the block from disk. The group lock makes the decision and
+ * the copy one step for readers.
+ */
+int ext3snap_save(struct ext3snap_snap *snap, ext4_fsblk_t block,
+		  const void *data)
+{
+	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
+	struct ext3snap_group *grp;
+	struct page *page;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	int err;
+
+	if (!may_need_save(snap, block))
+		return 0;
+	page = alloc_page(GFP_NOFS);
+	if (!page)
+		return -ENOMEM;
+	/* The block the copy will occupy, claimed now: see the file comment. */
+	err = ext4_claim_free_clusters(sbi, 1, EXT4_MB_USE_ROOT_BLOCKS |
+				       EXT4_MB_USE_RESERVED);
+	if (err) {
+		__free_page(page);
+		return err;
+	}
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
+	grp = &snap->groups[g];
+	down_write(&grp->lock);
+	err = load_group_locked(snap, g);
+	if (err || !test_bit(off, grp->cow) || test_bit(off, grp->saved))
+		goto unlock;
+	if (data)
+		memcpy(page_address(page), data, snap->sb->s_blocksize);
+	else
+		err = ext3snap_bio_rw(snap->sb, REQ_OP_READ, block, page, 0);
+	if (!err)
+		err = xa_err(xa_store(&snap->store, block, page, GFP_NOFS));
+	if (!err) {
+		set_bit(off, grp->saved);
+		atomic_long_inc(&snap->pending);
+		atomic_long_inc(&snap->copied);
+		page = NULL;
+	}
+unlock:
+	up_write(&grp->lock);
+	if (page) {
+		__free_page(page);
+		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
+	}
+	return err;
+}
+
+/* The snapshot hooks should act on, or NULL: under @fs->srcu. */
+static struct ext3snap_snap *active(struct ext3snap_fs *fs)
+{
+	struct ext3snap_snap *snap = srcu_dereference(fs->active, &fs->srcu);
+
+	if (snap && READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE)
+		return NULL;
+	return snap;
+}
+
 void ext3snap_cow_metadata(handle_t *handle, struct super_block *sb,
 			   struct buffer_head *bh)
 {
-	struct ext3snap_snap *snap = ext3snap_active_get(sb);
+	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
+	struct ext3snap_snap *snap;
+	int idx, err;
+
+	if (!fs)
+		return;
+	idx = srcu_read_lock(&fs->srcu);
+	snap = active(fs);
+	/* A buffer not read from disk does not hold the old contents. */
+	if (snap && may_need_save(snap, bh->b_blocknr)) {
+		err = ext3snap_save(snap, bh->b_blocknr,
+				    buffer_uptodate(bh) ? bh->b_data : NULL);
+		if (err)
+			ext3snap_snap_break(snap, "cannot save a metadata block",
+					    err);
+	}
+	srcu_read_unlock(&fs->srcu, idx);
+}
+
+void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
+	struct ext4_map_blocks map;
+	struct ext3snap_snap *snap;
+	ext4_lblk_t lblk, last;
+	unsigned int i;
+	int idx, ret = 0;
+
+	if (!fs || len <= 0 || !rcu_access_pointer(fs->active))
+		return;
+	idx = srcu_read_lock(&fs->srcu);
+	snap = active(fs);
+	if (!snap || inode == READ_ONCE(snap->inode))
+		goto out;
+	lblk = pos >> inode->i_blkbits;
+	last = (pos + len - 1) >> inode->i_blkbits;
+	while (lblk <= last) {
+		map.m_lblk = lblk;
+		map.m_len = last - lblk + 1;
+		ret = ext4_map_blocks(NULL, inode, &map, 0);
+		if (ret < 0)
+			break;
+		if (ret == 0) {
+			lblk++;		/* a hole: nothing old to keep */
+			continue;
+		}
+		for (i = 0; i < ret; i++) {
+			int err = ext3snap_save(snap, map.m_pblk + i, NULL);
+
+			if (err) {
+				ret = err;
+				goto broke;
+			}
+		}
+		lblk += ret;
+	}
+broke:
+	if (ret < 0)
+		ext3snap_snap_break(snap, "cannot save a data block", ret);
+	else if (!ext4_handle_valid(journal_current_handle()))
+		ext3snap_throttle(snap);
+out:
+	srcu_read_unlock(&fs->srcu, idx);
+}
+
+/*
+ * Move the blocks of [@block, @block + @count) that the snapshot needs;
+ * set a bit in @freed for each block that is to be freed normally.
+ * All blocks lie in one group. Returns how many were moved.
+ */
+static unsigned int move_chunk(struct ext3snap_snap *snap,
+			       ext4_fsblk_t block, unsigned int count,
+			       unsigned long *freed)
+{
 	struct ext3snap_group *grp;
-	ext4_fsblk_t block = bh->b_blocknr;
+	unsigned int i, moved = 0;
 	ext4_grpblk_t off;
 	ext4_group_t g;
-	int err = 0;
+	int err;
 
-	if (!snap)
-		return;
-	if (READ_ONCE(snap->state) != EXT3SNAP_ACTIVE ||
-	    block >= ext4_blocks_count(EXT4_SB(sb)->s_es))
-		goto out;
-	ext4_get_group_no_and_offset(sb, block, &g, &off);
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
 	grp = &snap->groups[g];
-	if (!may_need_save(grp, off))
-		goto out;
-
 	down_write(&grp->lock);
-	if (!grp->cow)
-		err = load_group(snap, g, grp);
-	if (!err && test_bit(off, grp->cow) && !test_bit(off, grp->saved)) {
-		err = store_copy(snap, block, bh->b_data);
-		if (!err)
-			set_bit(off, grp->saved);
+	err = load_group_locked(snap, g);
+	for (i = 0; i < count; i++, off++) {
+		if (err || block + i >= snap->blocks ||
+		    !test_bit(off, grp->cow) || test_bit(off, grp->saved)) {
+			__set_bit(i, freed);
+			continue;
+		}
+		err = xa_err(xa_store(&snap->store, block + i, EXT3SNAP_MOVED,
+				      GFP_NOFS));
+		if (err) {
+			__set_bit(i, freed);
+			continue;
+		}
+		set_bit(off, grp->saved);
+		moved++;
 	}
 	up_write(&grp->lock);
 	if (err)
-		ext3snap_snap_break(snap, "cannot save a metadata block", err);
+		ext3snap_snap_break(snap, "cannot keep a freed block", err);
+	return moved;
+}
+
+#define MOVE_CHUNK	BITS_PER_LONG
+
+bool ext3snap_free_blocks(handle_t *handle, struct inode *inode, u64 block,
+			  unsigned long count, int flags)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
+	struct super_block *sb = inode->i_sb;
+	struct ext3snap_snap *snap;
+	unsigned long done, i, freed[1];
+	unsigned int n, moved;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	bool handled = false;
+	int idx;
+
+	if (!fs || !rcu_access_pointer(fs->active))
+		return false;
+	idx = srcu_read_lock(&fs->srcu);
+	snap = active(fs);
+	if (!snap || inode == READ_ONCE(snap->inode))
+		goto out;
+	for (i = 0; i < count; i++)
+		if (may_need_save(snap, block + i))
+			break;
+	if (i == count)
+		goto out;		/* the common case: nothing to keep */
+
+	/* No file to move into yet (a take in progress): copy instead. */
+	if (!smp_load_acquire(&snap->inode)) {
+		for (; i < count; i++) {
+			int err = ext3snap_save(snap, block + i, NULL);
+
+			if (err) {
+				ext3snap_snap_break(snap, "cannot save a block",
+						    err);
+				break;
+			}
+		}
+		goto out;
+	}
+
+	handled = true;
+	for (done = 0; done < count; done += n) {
+		ext4_get_group_no_and_offset(sb, block + done, &g, &off);
+		n = min3(count - done, (unsigned long)MOVE_CHUNK,
+			 (unsigned long)(EXT4_BLOCKS_PER_GROUP(sb) - off));
+		freed[0] = 0;
+		moved = move_chunk(snap, block + done, n, freed);
+		if (moved) {
+			atomic_long_add(moved, &snap->moved);
+			atomic_long_add(moved, &snap->pending_moves);
+			/* The origin gives the blocks up as if freed. */
+			if (!(flags & EXT4_FREE_BLOCKS_NO_QUOT_UPDATE))
+				dquot_free_block(inode, moved);
+		}
+		/* The rest goes back through ext4_free_blocks(), which
+		 * finds nothing to keep this time.
+		 */
+		for (i = 0; i < n; ) {
+			unsigned long end;
+
+			i = find_next_bit(freed, n, i);
+			if (i >= n)
+				break;
+			end = find_next_zero_bit(freed, n, i);
+			ext4_free_blocks(handle, inode, NULL, block + done + i,
+					 end - i, flags & ~EXT4_FREE_BLOCKS_FORGET);
+			i = end;
+		}
+	}
+	ext3snap_kick(snap);
 out:
-	ext3snap_snap_put(snap);
+	srcu_read_unlock(&fs->srcu, idx);
+	return handled;
 }

@@ -12,14 +12,59 @@
 int ext3snap_mount(struct super_block *sb)
 {
 	struct ext3snap_fs *fs;
+	int err;
 
 	fs = kzalloc(sizeof(*fs), GFP_KERNEL);
 	if (!fs)
 		return -ENOMEM;
+	err = init_srcu_struct(&fs->srcu);
+	if (err) {
+		kfree(fs);
+		return err;
+	}
 	fs->sb = sb;
 	mutex_init(&fs->lock);
 	EXT4_SB(sb)->s_ext3snap = fs;
 	return 0;
+}
+
+/*
+ * Stop following the active snapshot: write out what is pending so the
+ * snapshot file is complete on disk, then forget it in memory. A snapshot
+ * left on disk this way is not followed again until a later version can
+ * resume it (see Documentation/design.md).
+ */
+static void put_active(struct super_block *sb)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
+	struct ext3snap_snap *snap;
+
+	if (!fs)
+		return;
+	mutex_lock(&fs->lock);
+	snap = rcu_dereference_protected(fs->active,
+					 lockdep_is_held(&fs->lock));
+	if (snap) {
+		ext3snap_deactivate(fs, snap);
+		ext3snap_release(snap);
+		ext3snap_snap_put(snap);
+	}
+	mutex_unlock(&fs->lock);
+}
+
+void ext3snap_kill_sb(struct super_block *sb)
+{
+	/* Before generic_shutdown_super(): handles still work, and the
+	 * snapshot inode must be let go before inodes are evicted.
+	 */
+	if (sb->s_fs_info && !sb_rdonly(sb))
+		put_active(sb);
+	kill_block_super(sb);
+}
+
+void ext3snap_remount_ro(struct super_block *sb)
+{
+	put_active(sb);
 }
 
 void ext3snap_umount(struct super_block *sb)
@@ -29,17 +74,19 @@ void ext3snap_umount(struct super_block *sb)
 
 	if (!fs)
 		return;
+	/* Only a read-only umount can still have one: nothing to write. */
 	snap = rcu_replace_pointer(fs->active, NULL, true);
 	if (snap) {
-		synchronize_rcu();
+		synchronize_srcu(&fs->srcu);
+		ext3snap_release(snap);
 		ext3snap_snap_put(snap);
 	}
+	cleanup_srcu_struct(&fs->srcu);
 	EXT4_SB(sb)->s_ext3snap = NULL;
 	kfree(fs);
 }
 
-struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id,
-					  unsigned long ino)
+struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id)
 {
 	struct ext3snap_snap *snap;
 	ext4_group_t g;
@@ -59,25 +106,12 @@ struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id,
 	refcount_set(&snap->ref, 1);
 	snap->sb = sb;
 	snap->id = id;
-	snap->ino = ino;
-	snap->state = EXT3SNAP_ACTIVE;
+	snap->state = EXT3SNAP_STATE_ACTIVE;
+	snap->blocks = ext4_blocks_count(EXT4_SB(sb)->s_es);
 	xa_init(&snap->store);
-	return snap;
-}
-
-/* The snapshot receiving copies, with a reference; NULL if none. */
-struct ext3snap_snap *ext3snap_active_get(struct super_block *sb)
-{
-	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
-	struct ext3snap_snap *snap;
-
-	if (!fs)
-		return NULL;
-	rcu_read_lock();
-	snap = rcu_dereference(fs->active);
-	if (snap && !refcount_inc_not_zero(&snap->ref))
-		snap = NULL;
-	rcu_read_unlock();
+	mutex_init(&snap->flush_lock);
+	INIT_DELAYED_WORK(&snap->flush_work, ext3snap_flush_worker);
+	init_waitqueue_head(&snap->drained);
 	return snap;
 }
 
@@ -85,9 +119,45 @@ void ext3snap_snap_put(struct ext3snap_snap *snap)
 {
 	if (!refcount_dec_and_test(&snap->ref))
 		return;
-	ext3snap_free_store(snap);
+	ext3snap_drop_store(snap);
 	ext3snap_free_groups(snap);
+	kfree(snap->journal);
 	kfree(snap);
+}
+
+/*
+ * Unpublish @snap: once this returns no hook is using it and none will.
+ * Caller holds fs->lock.
+ */
+void ext3snap_deactivate(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
+{
+	rcu_assign_pointer(fs->active, NULL);
+	synchronize_srcu(&fs->srcu);
+	cancel_delayed_work_sync(&snap->flush_work);
+	wake_up_all(&snap->drained);
+}
+
+/*
+ * Write out what the store holds, then let the snapshot inode go. A
+ * snapshot that cannot be written out is broken, but moved blocks are
+ * still put into its file where possible, so they are not lost.
+ */
+void ext3snap_release(struct ext3snap_snap *snap)
+{
+	int err;
+
+	if (snap->inode && !sb_rdonly(snap->sb)) {
+		err = ext3snap_flush(snap);
+		if (err)
+			ext3snap_snap_break(snap, "cannot write out copies", err);
+	}
+	ext3snap_drop_store(snap);
+	if (snap->inode) {
+		/* Writers were denied since the take (see take.c). */
+		atomic_inc(&snap->inode->i_writecount);
+		iput(snap->inode);
+		snap->inode = NULL;
+	}
 }
 
 /*
@@ -97,8 +167,9 @@ void ext3snap_snap_put(struct ext3snap_snap *snap)
  */
 void ext3snap_snap_break(struct ext3snap_snap *snap, const char *why, int err)
 {
-	if (xchg(&snap->state, EXT3SNAP_BROKEN) == EXT3SNAP_BROKEN)
+	if (xchg(&snap->state, EXT3SNAP_STATE_BROKEN) == EXT3SNAP_STATE_BROKEN)
 		return;
 	pr_err("%s: snapshot %u is broken: %s (error %d); delete it and take a new one\n",
 	       snap->sb->s_id, snap->id, why, err);
+	wake_up_all(&snap->drained);
 }

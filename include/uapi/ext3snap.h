@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * ext3snap: what the kernel modules and the tools share.
+ *
+ * The ioctls are described in Documentation/ioctl.md.
  */
 #ifndef _UAPI_EXT3SNAP_H
 #define _UAPI_EXT3SNAP_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
 
 /* Filesystem type registered by ext3snap.ko. */
 #define EXT3SNAP_FSTYPE		"ext3snap"
@@ -16,7 +21,79 @@
 #define EXT3SNAP_INCOMPAT_OK	0x0016	/* filetype, recover, meta_bg */
 #define EXT3SNAP_RO_COMPAT_OK	0x0007	/* sparse_super, large_file, btree_dir */
 
+/* Inode flag of a snapshot file (the value Next3 and e2fsprogs reserve). */
+#define EXT3SNAP_SNAPFILE_FL	0x01000000
+
+/* The only block size snapshots support for now. */
+#define EXT3SNAP_BLOCK_SIZE	4096
+
+#define EXT3SNAP_NAME_LEN	256	/* a file name and its NUL */
+
+/*
+ * EXT3SNAP_IOC_TAKE, on a directory of a mounted ext3snap filesystem:
+ * take a snapshot now, into a new file @name of that directory.
+ */
+struct ext3snap_ioc_take {
+	__u32	flags;			/* in: must be 0 */
+	__u32	id;			/* out: the snapshot's id */
+	__u64	frozen_ns;		/* out: how long writers were held */
+	char	name[EXT3SNAP_NAME_LEN];	/* in */
+};
+
+/* EXT3SNAP_IOC_DELETE, on the directory holding snapshot file @name. */
+struct ext3snap_ioc_delete {
+	__u32	flags;			/* in: must be 0 */
+	__u32	reserved;
+	char	name[EXT3SNAP_NAME_LEN];	/* in */
+};
+
+enum ext3snap_snap_state {
+	EXT3SNAP_STATE_ACTIVE	= 1,	/* receiving copies, correct */
+	EXT3SNAP_STATE_BROKEN	= 2,	/* lost a copy: do not trust */
+	EXT3SNAP_STATE_INACTIVE	= 3,	/* on disk but not followed */
+};
+
+/* EXT3SNAP_IOC_STAT, on an open snapshot file. */
+#define EXT3SNAP_STAT_FLUSH	0x1	/* write pending copies out first */
+struct ext3snap_ioc_stat {
+	__u32	flags;			/* in: EXT3SNAP_STAT_* */
+	__u32	id;			/* out */
+	__u32	state;			/* out: enum ext3snap_snap_state */
+	__u32	bound;			/* out: ssdev devices reading it */
+	__u64	copied;			/* out: blocks saved by copying */
+	__u64	moved;			/* out: freed blocks handed over */
+	__u64	pending;		/* out: copies still in memory */
+	__u64	file_blocks;		/* out: fs blocks the file holds */
+};
+
+#define EXT3SNAP_IOC_TAKE	_IOWR('3', 0x01, struct ext3snap_ioc_take)
+#define EXT3SNAP_IOC_DELETE	_IOW('3', 0x02, struct ext3snap_ioc_delete)
+#define EXT3SNAP_IOC_STAT	_IOWR('3', 0x03, struct ext3snap_ioc_stat)
+
 /* ssdev's control device: bind and unbind snapshots. */
 #define SSDEV_CTL_NAME		"ssdev-ctl"
+#define SSDEV_MAX_DEVICES	256	/* /dev/ssdev/0 .. /dev/ssdev/255 */
+#define SSDEV_PATH_LEN		4096
+
+/* SSDEV_IOC_BIND: show the snapshot file open as @fd at /dev/ssdev/@index. */
+struct ssdev_ioc_bind {
+	__s32	fd;			/* in: snapshot file, open O_RDONLY */
+	__u32	index;			/* in */
+};
+
+/* SSDEV_IOC_INFO: what /dev/ssdev/@index shows; ENXIO if unbound. */
+struct ssdev_ioc_info {
+	__u32	index;			/* in */
+	__u32	open_count;		/* out: openers of the device */
+	__u32	snap_id;		/* out */
+	__u32	reserved;
+	__u64	size;			/* out: bytes */
+	char	origin[64];		/* out: origin device, e.g. "vda" */
+	char	snapshot[SSDEV_PATH_LEN];	/* out: snapshot file path */
+};
+
+#define SSDEV_IOC_BIND		_IOW('3', 0x40, struct ssdev_ioc_bind)
+#define SSDEV_IOC_UNBIND	_IOW('3', 0x41, __u32)
+#define SSDEV_IOC_INFO		_IOWR('3', 0x42, struct ssdev_ioc_info)
 
 #endif /* _UAPI_EXT3SNAP_H */

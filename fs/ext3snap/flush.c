@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ext3snap: the flusher, which turns the store into the snapshot file.
+ *
+ * Copies wait in memory so that the writers that made them never allocate
+ * inside their own journal handles (delayed allocation). The flusher works
+ * in its own handles: it allocates a block for each copy (already reserved
+ * when the copy was made), writes the copy there, and links it into the
+ * snapshot file at logical block = the block's number at the instant.
+ * Moved blocks are linked as they are. Only then does the entry leave the
+ * store, so a reader always finds a block in one of the two places.
+ *
+ * The snapshot file is an indirect-mapped file that only this code changes;
+ * its tree is walked here directly rather than through ext4_map_blocks(),
+ * which cannot map a chosen physical block.
+ */
+#define pr_fmt(fmt) "ext3snap: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/buffer_head.h>
+#include <linux/quotaops.h>
+#include "internal.h"
+
+#define FLUSH_BATCH	64
+/* Worst case journal credits to link one block: 3 new indirect blocks. */
+#define LINK_CREDITS	16
+/* Writers wait while more copies than this (32 MiB) are in memory. */
+#define STORE_HIGH	8192
+/* Flush at once from this many entries; else within a second. */
+#define STORE_KICK	256
+
+/* Logical block -> path of slots through the indirect tree. */
+static int block_to_path(struct super_block *sb, ext4_lblk_t lblk,
+			 int offsets[4])
+{
+	unsigned int bits = EXT4_ADDR_PER_BLOCK_BITS(sb);
+	u64 ptrs = EXT4_ADDR_PER_BLOCK(sb);
+	u64 n = lblk;
+
+	if (n < EXT4_NDIR_BLOCKS) {
+		offsets[0] = n;
+		return 1;
+	}
+	n -= EXT4_NDIR_BLOCKS;
+	if (n < ptrs) {
+		offsets[0] = EXT4_IND_BLOCK;
+		offsets[1] = n;
+		return 2;
+	}
+	n -= ptrs;
+	if (n < ptrs * ptrs) {
+		offsets[0] = EXT4_DIND_BLOCK;
+		offsets[1] = n >> bits;
+		offsets[2] = n & (ptrs - 1);
+		return 3;
+	}
+	n -= ptrs * ptrs;
+	if (n < ptrs * ptrs * ptrs) {
+		offsets[0] = EXT4_TIND_BLOCK;
+		offsets[1] = n >> (2 * bits);
+		offsets[2] = (n >> bits) & (ptrs - 1);
+		offsets[3] = n & (ptrs - 1);
+		return 4;
+	}
+	return -EFBIG;
+}
+
+/* Where the snapshot file holds @lblk; 0 for a hole. */
+ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk)
+{
+	struct super_block *sb = inode->i_sb;
+	struct buffer_head *bh = NULL;
+	int offsets[4], depth, level;
+	ext4_fsblk_t blk = 0;
+	__le32 *slots;
+
+	depth = block_to_path(sb, lblk, offsets);
+	if (depth < 0)
+		return 0;
+	down_read(&EXT4_I(inode)->i_data_sem);
+	slots = EXT4_I(inode)->i_data;
+	for (level = 0; level < depth; level++) {
+		blk = le32_to_cpu(slots[offsets[level]]);
+		if (!blk || level == depth - 1)
+			break;
+		brelse(bh);
+		bh = sb_bread(sb, blk);
+		if (!bh) {
+			blk = 0;
+			break;
+		}
+		slots = (__le32 *)bh->b_data;
+	}
+	up_read(&EXT4_I(inode)->i_data_sem);
+	brelse(bh);
+	return blk;
+}
+
+/* Point @slot (in @bh, or in the inode when @bh is NULL) at @val. */
+static int set_slot(handle_t *handle, struct inode *inode,
+		    struct buffer_head *bh, __le32 *slot, ext4_fsblk_t val)
+{
+	int err;
+
+	if (!bh) {
+		*slot = cpu_to_le32(val);
+		return 0;		/* the caller marks the inode dirty */
+	}
+	err = ext4_journal_get_write_access(handle, inode->i_sb, bh,
+					    EXT4_JTR_NONE);
+	if (err)
+		return err;
+	*slot = cpu_to_le32(val);
+	return ext4_handle_dirty_metadata(handle, inode, bh);
+}
+
+/* A new, zeroed indirect block for @inode. */
+static struct buffer_head *new_indirect(handle_t *handle, struct inode *inode,
+					ext4_fsblk_t goal)
+{
+	struct super_block *sb = inode->i_sb;
+	struct buffer_head *bh;
+	ext4_fsblk_t blk;
+	int err = 0;
+
+	blk = ext4_new_meta_blocks(handle, inode, goal, EXT4_MB_USE_ROOT_BLOCKS |
+				   EXT4_MB_USE_RESERVED, NULL, &err);
+	if (err)
+		return ERR_PTR(err);
+	bh = sb_getblk(sb, blk);
+	if (!bh)
+		return ERR_PTR(-ENOMEM);
+	lock_buffer(bh);
+	err = ext4_journal_get_create_access(handle, sb, bh, EXT4_JTR_NONE);
+	if (!err) {
+		memset(bh->b_data, 0, sb->s_blocksize);
+		set_buffer_uptodate(bh);
+	}
+	unlock_buffer(bh);
+	if (!err)
+		err = ext4_handle_dirty_metadata(handle, inode, bh);
+	if (err) {
+		brelse(bh);
+		return ERR_PTR(err);
+	}
+	return bh;
+}
+
+/* Link physical block @pblk at logical block @lblk of the snapshot file. */
+static int link_block(handle_t *handle, struct inode *inode, ext4_lblk_t lblk,
+		      ext4_fsblk_t pblk)
+{
+	struct buffer_head *bh = NULL, *next;
+	int offsets[4], depth, level, err = 0;
+	ext4_fsblk_t child;
+	__le32 *slots;
+
+	depth = block_to_path(inode->i_sb, lblk, offsets);
+	if (depth < 0)
+		return depth;
+	down_write(&EXT4_I(inode)->i_data_sem);
+	slots = EXT4_I(inode)->i_data;
+	for (level = 0; level < depth; level++) {
+		__le32 *slot = &slots[offsets[level]];
+
+		if (level == depth - 1) {
+			err = set_slot(handle, inode, bh, slot, pblk);
+			break;
+		}
+		child = le32_to_cpu(*slot);
+		if (child) {
+			next = sb_bread(inode->i_sb, child);
+			if (!next)
+				err = -EIO;
+		} else {
+			next = new_indirect(handle, inode, pblk);
+			if (IS_ERR(next)) {
+				err = PTR_ERR(next);
+				next = NULL;
+			} else {
+				err = set_slot(handle, inode, bh, slot,
+					       next->b_blocknr);
+			}
+		}
+		brelse(bh);
+		bh = next;
+		if (err)
+			break;
+		slots = (__le32 *)bh->b_data;
+	}
+	up_write(&EXT4_I(inode)->i_data_sem);
+	brelse(bh);
+	return err;
+}
+
+struct flush_io {
+	atomic_t left;
+	int err;
+	struct completion done;
+};
+
+static void flush_end_io(struct bio *bio)
+{
+	struct flush_io *io = bio->bi_private;
+
+	if (bio->bi_status)
+		io->err = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	if (atomic_dec_and_test(&io->left))
+		complete(&io->done);
+}
+
+static void write_copy(struct super_block *sb, struct flush_io *io,
+		       ext4_fsblk_t blk, struct page *page)
+{
+	struct bio *bio;
+
+	bio = bio_alloc(sb->s_bdev, 1, REQ_OP_WRITE, GFP_NOFS);
+	bio->bi_iter.bi_sector = blk << (sb->s_blocksize_bits - 9);
+	__bio_add_page(bio, page, sb->s_blocksize, 0);
+	bio->bi_private = io;
+	bio->bi_end_io = flush_end_io;
+	atomic_inc(&io->left);
+	submit_bio(bio);
+}
+
+struct flush_entry {
+	unsigned long block;
+	void *entry;
+};
+
+/* Take the linked entries out of the store, under each group's lock. */
+static void retire(struct ext3snap_snap *snap, struct flush_entry *e, int n)
+{
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ext4_get_group_no_and_offset(snap->sb, e[i].block, &g, &off);
+		down_write(&snap->groups[g].lock);
+		xa_erase(&snap->store, e[i].block);
+		up_write(&snap->groups[g].lock);
+		if (xa_is_value(e[i].entry)) {
+			atomic_long_dec(&snap->pending_moves);
+		} else {
+			__free_page(e[i].entry);
+			atomic_long_dec(&snap->pending);
+		}
+	}
+}
+
+/* Copies of a broken snapshot are worthless: free them, keep moves. */
+static void drop_copies(struct ext3snap_snap *snap, struct flush_entry *e,
+			int *n)
+{
+	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
+	int i, kept = 0;
+
+	for (i = 0; i < *n; i++) {
+		if (xa_is_value(e[i].entry)) {
+			e[kept++] = e[i];
+			continue;
+		}
+		retire(snap, &e[i], 1);
+		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
+	}
+	*n = kept;
+}
+
+static int batch_credits(struct super_block *sb)
+{
+	journal_t *journal = EXT4_SB(sb)->s_journal;
+	int max = journal->j_max_transaction_buffers / 2;
+
+	return min(FLUSH_BATCH * LINK_CREDITS + 8 +
+		   EXT4_MAXQUOTAS_TRANS_BLOCKS(sb), max);
+}
+
+/* Write out and link up to FLUSH_BATCH entries; > 0 if more remain. */
+static int flush_batch(struct ext3snap_snap *snap)
+{
+	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
+	struct super_block *sb = snap->sb;
+	struct inode *inode = snap->inode;
+	struct flush_entry e[FLUSH_BATCH];
+	ext4_fsblk_t blk, goal = 0;
+	struct flush_io io;
+	unsigned long index;
+	handle_t *handle;
+	int n = 0, done, err = 0, err2;
+	void *entry;
+
+	xa_for_each(&snap->store, index, entry) {
+		e[n].block = index;
+		e[n].entry = entry;
+		if (++n == FLUSH_BATCH)
+			break;
+	}
+	if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE || snap->deleting)
+		drop_copies(snap, e, &n);
+	if (!n)
+		return 0;
+
+	atomic_set(&io.left, 1);
+	io.err = 0;
+	init_completion(&io.done);
+	sb_start_intwrite(sb);
+	handle = ext4_journal_start_sb(sb, EXT4_HT_MISC, batch_credits(sb));
+	if (IS_ERR(handle)) {
+		sb_end_intwrite(sb);
+		return PTR_ERR(handle);
+	}
+	for (done = 0; done < n; done++) {
+		if (jbd2_handle_buffer_credits(handle) < LINK_CREDITS)
+			break;
+		if (xa_is_value(e[done].entry)) {
+			blk = e[done].block;
+			/* The file now owns it: charge it as the origin was
+			 * discharged when it freed the block.
+			 */
+			dquot_alloc_block_nofail(inode, 1);
+		} else {
+			blk = ext4_new_meta_blocks(handle, inode, goal,
+						   EXT4_MB_DELALLOC_RESERVED,
+						   NULL, &err);
+			if (err)
+				break;
+			percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
+			clean_bdev_aliases(sb->s_bdev, blk, 1);
+			write_copy(sb, &io, blk, e[done].entry);
+			goal = blk + 1;
+		}
+		err = link_block(handle, inode, e[done].block, blk);
+		if (err) {
+			done++;		/* its block is allocated: retire it */
+			break;
+		}
+	}
+	/* The copies must be on disk before the transaction linking them. */
+	if (!atomic_dec_and_test(&io.left))
+		wait_for_completion(&io.done);
+	err2 = ext4_mark_inode_dirty(handle, inode);
+	ext4_journal_stop(handle);
+	sb_end_intwrite(sb);
+	retire(snap, e, done);
+	wake_up_all(&snap->drained);
+	if (!err)
+		err = io.err ? io.err : err2;
+	if (err)
+		return err;
+	return n == FLUSH_BATCH || done < n;
+}
+
+int ext3snap_flush(struct ext3snap_snap *snap)
+{
+	int ret;
+
+	mutex_lock(&snap->flush_lock);
+	do {
+		ret = flush_batch(snap);
+		cond_resched();
+	} while (ret > 0);
+	mutex_unlock(&snap->flush_lock);
+	if (ret < 0) {
+		ext3snap_snap_break(snap, "cannot write copies to the snapshot file",
+				    ret);
+		wake_up_all(&snap->drained);
+	}
+	return ret;
+}
+
+void ext3snap_flush_worker(struct work_struct *work)
+{
+	struct ext3snap_snap *snap = container_of(to_delayed_work(work),
+						  struct ext3snap_snap,
+						  flush_work);
+
+	ext3snap_flush(snap);
+}
+
+static long store_size(struct ext3snap_snap *snap)
+{
+	return atomic_long_read(&snap->pending) +
+	       atomic_long_read(&snap->pending_moves);
+}
+
+/* New entries: flush soon, or at once when there are many. */
+void ext3snap_kick(struct ext3snap_snap *snap)
+{
+	if (!snap->inode)
+		return;
+	if (store_size(snap) >= STORE_KICK)
+		mod_delayed_work(system_unbound_wq, &snap->flush_work, 0);
+	else
+		queue_delayed_work(system_unbound_wq, &snap->flush_work, HZ);
+}
+
+static bool store_low(struct ext3snap_snap *snap)
+{
+	return atomic_long_read(&snap->pending) < STORE_HIGH / 2 ||
+	       READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE;
+}
+
+/* A writer holding no journal handle: wait while the store is full. */
+void ext3snap_throttle(struct ext3snap_snap *snap)
+{
+	ext3snap_kick(snap);
+	if (atomic_long_read(&snap->pending) < STORE_HIGH || !snap->inode)
+		return;
+	wait_event_killable(snap->drained, store_low(snap));
+}

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ext3snap: reading a snapshot, for ssdev.
+ *
+ * Block B of the snapshot is, in this order:
+ * - zeroes if B was free at the instant (so the image is stable: free
+ *   space the origin reuses does not show through);
+ * - the saved copy if B was saved: from the store, or from the snapshot
+ *   file (a moved block is its own origin block);
+ * - zeroes for the journal's blocks, which jbd2 rewrites without hooks
+ *   (the image's journal superblock, saved at the instant, says empty);
+ * - else the origin's block B, unchanged since the instant.
+ * The decision and any origin read happen under the group's lock for read,
+ * and saving takes it for write, so a block cannot change in between.
+ * Reads go straight to the device with bios: no page cache of the origin
+ * or of the snapshot file holds a second copy; only ssdev's own does.
+ */
+#define pr_fmt(fmt) "ext3snap: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/highmem.h>
+#include <linux/module.h>
+#include "internal.h"
+#include "ext3snap_read.h"
+
+struct ext3snap_snap *ext3snap_bind(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct ext3snap_snap *snap;
+	struct ext3snap_fs *fs;
+
+	/* Only our own filesystem type carries this module as owner. */
+	if (inode->i_sb->s_type->owner != THIS_MODULE)
+		return ERR_PTR(-EINVAL);
+	if (!S_ISREG(inode->i_mode) || !ext3snap_is_snapfile(inode))
+		return ERR_PTR(-EINVAL);
+	fs = EXT3SNAP_FS(inode->i_sb);
+	mutex_lock(&fs->lock);
+	snap = rcu_dereference_protected(fs->active,
+					 lockdep_is_held(&fs->lock));
+	if (!snap || snap->inode != inode) {
+		snap = ERR_PTR(-ENODATA);
+	} else if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE) {
+		snap = ERR_PTR(-EIO);
+	} else {
+		refcount_inc(&snap->ref);
+		atomic_inc(&snap->bound);
+	}
+	mutex_unlock(&fs->lock);
+	return snap;
+}
+EXPORT_SYMBOL_GPL(ext3snap_bind);
+
+void ext3snap_unbind(struct ext3snap_snap *snap)
+{
+	atomic_dec(&snap->bound);
+	ext3snap_snap_put(snap);
+}
+EXPORT_SYMBOL_GPL(ext3snap_unbind);
+
+void ext3snap_geometry(struct ext3snap_snap *snap,
+		       struct ext3snap_geometry *geo)
+{
+	geo->origin = snap->sb->s_bdev;
+	geo->blocksize = snap->sb->s_blocksize;
+	geo->blocks = snap->blocks;
+	geo->id = snap->id;
+}
+EXPORT_SYMBOL_GPL(ext3snap_geometry);
+
+static bool in_journal(struct ext3snap_snap *snap, ext4_fsblk_t block)
+{
+	unsigned int i;
+
+	if (block == snap->journal_sb)
+		return false;
+	for (i = 0; i < snap->njournal; i++)
+		if (block - snap->journal[i].start < snap->journal[i].len)
+			return true;
+	return false;
+}
+
+static void zero_vec(const struct bio_vec *v)
+{
+	memzero_page(v->bv_page, v->bv_offset, v->bv_len);
+}
+
+/* Consecutive origin blocks read with one bio. */
+struct origin_run {
+	struct bio *bio;
+	ext4_fsblk_t next;
+};
+
+static int run_end(struct origin_run *run)
+{
+	int err = 0;
+
+	if (run->bio) {
+		err = submit_bio_wait(run->bio);
+		bio_put(run->bio);
+		run->bio = NULL;
+	}
+	return err;
+}
+
+static int run_add(struct ext3snap_snap *snap, struct origin_run *run,
+		   ext4_fsblk_t block, const struct bio_vec *v)
+{
+	struct super_block *sb = snap->sb;
+	int err = 0;
+
+	if (run->bio && (run->next != block ||
+			 !bio_add_page(run->bio, v->bv_page, v->bv_len,
+				       v->bv_offset)))
+		err = run_end(run);
+	if (!run->bio) {
+		run->bio = bio_alloc(sb->s_bdev, BIO_MAX_VECS, REQ_OP_READ,
+				     GFP_NOIO);
+		run->bio->bi_iter.bi_sector = block << (sb->s_blocksize_bits - 9);
+		__bio_add_page(run->bio, v->bv_page, v->bv_len, v->bv_offset);
+	}
+	run->next = block + 1;
+	return err;
+}
+
+/* Read a saved block that the flusher has put into the snapshot file. */
+static int read_from_file(struct ext3snap_snap *snap, ext4_fsblk_t block,
+			  const struct bio_vec *v)
+{
+	ext4_fsblk_t where = ext3snap_map_lookup(snap->inode, block);
+
+	if (!where)
+		return -EIO;	/* saved but nowhere: never expected */
+	return ext3snap_bio_rw(snap->sb, REQ_OP_READ, where, v->bv_page,
+			       v->bv_offset);
+}
+
+/* Blocks [@block, @block + @nr) all lie in group @g. */
+static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
+		      ext4_fsblk_t block, unsigned int nr,
+		      const struct bio_vec *vecs)
+{
+	struct ext3snap_group *grp = &snap->groups[g];
+	struct origin_run run = { NULL, 0 };
+	unsigned long in_file[BITS_TO_LONGS(BIO_MAX_VECS)];
+	ext4_grpblk_t off;
+	unsigned int i;
+	int err;
+
+	/* Unchanged groups are loaded too, to tell free blocks apart. */
+	err = ext3snap_load_group(snap, g);
+	if (err)
+		return err;
+	bitmap_zero(in_file, BIO_MAX_VECS);
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
+	down_read(&grp->lock);
+	for (i = 0; i < nr && !err; i++, off++) {
+		const struct bio_vec *v = &vecs[i];
+		void *entry;
+
+		if (!test_bit(off, grp->cow)) {
+			zero_vec(v);
+		} else if (test_bit(off, grp->saved)) {
+			entry = xa_load(&snap->store, block + i);
+			if (entry == EXT3SNAP_MOVED)
+				err = run_add(snap, &run, block + i, v);
+			else if (entry)
+				memcpy_to_page(v->bv_page, v->bv_offset,
+					       page_address(entry), v->bv_len);
+			else
+				__set_bit(i, in_file);
+		} else if (in_journal(snap, block + i)) {
+			zero_vec(v);
+		} else {
+			err = run_add(snap, &run, block + i, v);
+		}
+	}
+	if (!err)
+		err = run_end(&run);
+	else
+		run_end(&run);
+	up_read(&grp->lock);
+	/* Blocks in the file never change again: no lock needed. */
+	for_each_set_bit(i, in_file, nr) {
+		if (err)
+			break;
+		err = read_from_file(snap, block + i, &vecs[i]);
+	}
+	return err;
+}
+
+int ext3snap_read(struct ext3snap_snap *snap, u64 block, unsigned int nr,
+		  const struct bio_vec *vecs)
+{
+	struct super_block *sb = snap->sb;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	unsigned int n;
+	int err;
+
+	while (nr) {
+		if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE)
+			return -EIO;
+		if (block >= snap->blocks)
+			return -EIO;
+		ext4_get_group_no_and_offset(sb, block, &g, &off);
+		n = min3(nr, (unsigned int)BIO_MAX_VECS,
+			 (unsigned int)(EXT4_BLOCKS_PER_GROUP(sb) - off));
+		err = read_group(snap, g, block, n, vecs);
+		if (err)
+			return err;
+		block += n;
+		vecs += n;
+		nr -= n;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(ext3snap_read);

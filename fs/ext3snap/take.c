@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ext3snap: taking, deleting and describing snapshots (the ioctls), and
+ * keeping snapshot files out of everybody's reach.
+ *
+ * The snapshot instant is a freeze: ext4's freeze writes back all dirty
+ * data, checkpoints the journal and marks it empty, so the disk then holds
+ * a clean filesystem. While frozen, only the in-memory state is switched
+ * on and two blocks written behind the hooks' back are saved: the
+ * superblock and the journal superblock. Nothing is proportional to the
+ * filesystem's size. The snapshot file is created after the thaw, so it
+ * is not part of the image it holds.
+ */
+#define pr_fmt(fmt) "ext3snap: " fmt
+
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/posix_acl.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "internal.h"
+#include "hooks.h"
+
+static int check_name(const char *name)
+{
+	size_t len = strnlen(name, EXT3SNAP_NAME_LEN);
+
+	if (!len || len == EXT3SNAP_NAME_LEN || strchr(name, '/') ||
+	    !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	return 0;
+}
+
+/* What this version cannot snapshot is refused, saying why. */
+static int check_supported(struct super_block *sb)
+{
+	struct ext4_sb_info *sbi = EXT4_SB(sb);
+	journal_t *journal = sbi->s_journal;
+	ext4_group_t g;
+
+	if (sb->s_blocksize != EXT3SNAP_BLOCK_SIZE) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: snapshots need %d-byte blocks, this filesystem has %lu-byte blocks",
+			 EXT3SNAP_BLOCK_SIZE, sb->s_blocksize);
+		return -EOPNOTSUPP;
+	}
+	if (test_opt(sb, DATA_FLAGS) == EXT4_MOUNT_JOURNAL_DATA) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: snapshots are not supported with data=journal; remount with data=ordered");
+		return -EOPNOTSUPP;
+	}
+	if (!journal || !journal->j_inode) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: snapshots need an internal journal");
+		return -EOPNOTSUPP;
+	}
+	if ((u64)ext4_blocks_count(sbi->s_es) << sb->s_blocksize_bits >
+	    sbi->s_bitmap_maxbytes) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: filesystem too large for a snapshot file");
+		return -EFBIG;
+	}
+	/* cow.c relies on a bitmap changing only after its own group is
+	 * loaded: true when it lies inside the group, as mke2fs makes it.
+	 */
+	for (g = 0; g < ext4_get_groups_count(sb); g++) {
+		struct ext4_group_desc *gdp = ext4_get_group_desc(sb, g, NULL);
+		ext4_group_t where;
+
+		if (!gdp)
+			return -EIO;
+		where = ext4_get_group_number(sb, ext4_block_bitmap(sb, gdp));
+		if (where != g) {
+			ext4_msg(sb, KERN_ERR,
+				 "ext3snap: block bitmap of group %u lies in group %u; not supported",
+				 g, where);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/* Remember where the journal lives (it is not copied; see read.c). */
+static int find_journal(struct ext3snap_snap *snap)
+{
+	journal_t *journal = EXT4_SB(snap->sb)->s_journal;
+	struct ext3snap_extent *ext = NULL, *bigger;
+	unsigned int n = 0, cap = 0;
+	unsigned long i;
+	sector_t blk;
+	int err;
+
+	snap->journal_sb = journal->j_sb_buffer->b_blocknr;
+	for (i = 0; i < journal->j_total_len; i++) {
+		blk = i;
+		err = bmap(journal->j_inode, &blk);
+		if (!err && !blk)
+			err = -EIO;
+		if (err)
+			goto fail;
+		if (n && ext[n - 1].start + ext[n - 1].len == blk) {
+			ext[n - 1].len++;
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			bigger = krealloc_array(ext, cap, sizeof(*ext),
+						GFP_KERNEL);
+			if (!bigger) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			ext = bigger;
+		}
+		ext[n].start = blk;
+		ext[n].len = 1;
+		n++;
+	}
+	snap->journal = ext;
+	snap->njournal = n;
+	return 0;
+fail:
+	kfree(ext);
+	return err;
+}
+
+/* The instant itself: switch copy-on-write on while the disk is clean. */
+static int instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
+		   u64 *frozen_ns)
+{
+	struct super_block *sb = fs->sb;
+	struct ext4_sb_info *sbi = EXT4_SB(sb);
+	struct buffer_head *jsb = sbi->s_journal->j_sb_buffer;
+	u64 t0 = ktime_get_ns();
+	int err;
+
+	err = freeze_super(sb);
+	if (err) {
+		if (err == -EBUSY)
+			ext4_msg(sb, KERN_ERR,
+				 "ext3snap: filesystem is frozen; thaw it (fsfreeze -u) and retry");
+		return err;
+	}
+	rcu_assign_pointer(fs->active, snap);
+	/* Written by ext4 and jbd2 without a hook: save them now. */
+	err = ext3snap_save(snap, sbi->s_sbh->b_blocknr, sbi->s_sbh->b_data);
+	if (!err)
+		err = ext3snap_save(snap, jsb->b_blocknr, jsb->b_data);
+	if (err)
+		rcu_assign_pointer(fs->active, NULL);
+	thaw_super(sb);
+	*frozen_ns = ktime_get_ns() - t0;
+	return err;
+}
+
+/* Record (or with @ino 0, clear) the snapshot in the superblock. */
+static int set_super(handle_t *handle, struct super_block *sb,
+		     unsigned long ino, u32 id)
+{
+	struct ext4_sb_info *sbi = EXT4_SB(sb);
+	int err;
+
+	err = ext4_journal_get_write_access(handle, sb, sbi->s_sbh,
+					    EXT4_JTR_NONE);
+	if (err)
+		return err;
+	lock_buffer(sbi->s_sbh);
+	sbi->s_es->s_snapshot_inum = cpu_to_le32(ino);
+	if (ino)
+		sbi->s_es->s_snapshot_id = cpu_to_le32(id);
+	ext4_superblock_csum_set(sb);
+	unlock_buffer(sbi->s_sbh);
+	return ext4_handle_dirty_metadata(handle, NULL, sbi->s_sbh);
+}
+
+/* Make @inode a snapshot file (or, with @on false, an ordinary one). */
+static int set_snapfile(struct inode *inode, struct ext3snap_snap *snap,
+			bool on)
+{
+	struct super_block *sb = inode->i_sb;
+	struct ext4_inode_info *ei = EXT4_I(inode);
+	handle_t *handle;
+	int err, err2;
+
+	handle = ext4_journal_start(inode, EXT4_HT_MISC, 4);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	inode_lock(inode);
+	if (on) {
+		ei->i_flags |= EXT3SNAP_SNAPFILE_FL;
+		inode->i_mode = S_IFREG | 0400;
+		inode->i_uid = GLOBAL_ROOT_UID;
+		inode->i_gid = GLOBAL_ROOT_GID;
+		i_size_write(inode, (loff_t)snap->blocks << sb->s_blocksize_bits);
+		ei->i_disksize = inode->i_size;
+	} else {
+		ei->i_flags &= ~EXT3SNAP_SNAPFILE_FL;
+	}
+	ext4_set_inode_flags(inode, false);
+	inode->i_ctime = current_time(inode);
+	err = ext4_mark_inode_dirty(handle, inode);
+	inode_unlock(inode);
+	if (!err && on)
+		err = set_super(handle, sb, inode->i_ino, snap->id);
+	else if (!err &&
+		 le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum) == inode->i_ino)
+		err = set_super(handle, sb, 0, 0);
+	err2 = ext4_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/* Create the snapshot file @name in @dirf's directory for @snap. */
+static int create_file(struct file *dirf, const char *name,
+		       struct ext3snap_snap *snap)
+{
+	struct dentry *parent = dirf->f_path.dentry;
+	struct inode *dir = d_inode(parent), *inode;
+	struct dentry *dentry;
+	bool denied = false;
+	int err;
+
+	err = mnt_want_write_file(dirf);
+	if (err)
+		return err;
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	dentry = lookup_one_len(name, parent, strlen(name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+		goto unlock;
+	}
+	if (d_really_is_positive(dentry)) {
+		err = -EEXIST;
+		goto put;
+	}
+	err = vfs_create(&init_user_ns, dir, dentry, S_IFREG | 0400, true);
+	if (err)
+		goto put;
+	inode = d_inode(dentry);
+	/* No writer ever: opening it for write now fails (ETXTBSY). */
+	denied = atomic_dec_unless_positive(&inode->i_writecount);
+	if (!denied) {
+		err = -ETXTBSY;
+		goto remove;
+	}
+	/* An inherited ACL could let others read the snapshot. */
+	if (IS_POSIXACL(inode)) {
+		err = set_posix_acl(&init_user_ns, inode, ACL_TYPE_ACCESS,
+				    NULL);
+		if (err)
+			goto remove;
+	}
+	err = set_snapfile(inode, snap, true);
+	if (err)
+		goto remove;
+	ihold(inode);
+	/* From here on freed blocks move into the file instead of copying. */
+	smp_store_release(&snap->inode, inode);
+	goto put;
+remove:
+	if (denied)
+		atomic_inc(&inode->i_writecount);
+	set_snapfile(inode, snap, false);
+	vfs_unlink(&init_user_ns, dir, dentry, NULL);
+put:
+	dput(dentry);
+unlock:
+	inode_unlock(dir);
+	mnt_drop_write_file(dirf);
+	return err;
+}
+
+long ext3snap_take(struct file *dirf, void __user *arg)
+{
+	struct inode *dir = file_inode(dirf);
+	struct super_block *sb = dir->i_sb;
+	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
+	struct ext3snap_ioc_take req;
+	struct ext3snap_snap *snap;
+	struct dentry *dentry;
+	u32 id;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!S_ISDIR(dir->i_mode))
+		return -ENOTDIR;
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || check_name(req.name))
+		return -EINVAL;
+	/* Fail early on a read-only mount; freezing must not hold it. */
+	err = mnt_want_write_file(dirf);
+	if (err)
+		return err;
+	mnt_drop_write_file(dirf);
+	err = check_supported(sb);
+	if (err)
+		return err;
+
+	mutex_lock(&fs->lock);
+	if (rcu_access_pointer(fs->active) ||
+	    EXT4_SB(sb)->s_es->s_snapshot_inum) {
+		err = -EBUSY;
+		goto unlock;
+	}
+	dentry = lookup_one_len_unlocked(req.name, dirf->f_path.dentry,
+					 strlen(req.name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+		goto unlock;
+	}
+	err = d_really_is_positive(dentry) ? -EEXIST : 0;
+	dput(dentry);
+	if (err)
+		goto unlock;
+
+	err = -ENOMEM;
+	id = le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_id) + 1;
+	snap = ext3snap_snap_alloc(sb, id);
+	if (!snap)
+		goto unlock;
+	err = find_journal(snap);
+	if (!err)
+		err = instant(fs, snap, &req.frozen_ns);
+	if (!err)
+		err = create_file(dirf, req.name, snap);
+	if (err) {
+		/* Nothing was moved yet, so forgetting the copies is all. */
+		ext3snap_deactivate(fs, snap);
+		ext3snap_snap_put(snap);
+		goto unlock;
+	}
+	req.id = snap->id;
+	ext3snap_kick(snap);
+	ext4_msg(sb, KERN_INFO, "ext3snap: snapshot %u taken (frozen %llu us)",
+		 snap->id, req.frozen_ns / NSEC_PER_USEC);
+unlock:
+	mutex_unlock(&fs->lock);
+	if (!err && copy_to_user(arg, &req, sizeof(req)))
+		err = -EFAULT;
+	return err;
+}
+
+long ext3snap_delete(struct file *dirf, void __user *arg)
+{
+	struct dentry *parent = dirf->f_path.dentry;
+	struct inode *dir = d_inode(parent), *inode;
+	struct ext3snap_fs *fs = EXT3SNAP_FS(dir->i_sb);
+	struct ext3snap_ioc_delete req;
+	struct ext3snap_snap *snap;
+	struct dentry *dentry;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!S_ISDIR(dir->i_mode))
+		return -ENOTDIR;
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || check_name(req.name))
+		return -EINVAL;
+	err = mnt_want_write_file(dirf);
+	if (err)
+		return err;
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	dentry = lookup_one_len(req.name, parent, strlen(req.name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+		goto unlock;
+	}
+	err = -ENOENT;
+	if (d_really_is_negative(dentry))
+		goto put;
+	inode = d_inode(dentry);
+	err = -EINVAL;
+	if (!S_ISREG(inode->i_mode) || !ext3snap_is_snapfile(inode))
+		goto put;
+
+	mutex_lock(&fs->lock);
+	snap = rcu_dereference_protected(fs->active,
+					 lockdep_is_held(&fs->lock));
+	if (snap && snap->inode != inode)
+		snap = NULL;
+	err = -EBUSY;
+	if (snap && atomic_read(&snap->bound))
+		goto unlock_fs;
+	if (snap) {
+		/* Copies are not needed any more; moves still go to the
+		 * file, which frees them with everything else.
+		 */
+		snap->deleting = true;
+		ext3snap_deactivate(fs, snap);
+		ext3snap_release(snap);
+		ext3snap_snap_put(snap);
+	}
+	err = set_snapfile(inode, NULL, false);
+	if (!err)
+		err = vfs_unlink(&init_user_ns, dir, dentry, NULL);
+unlock_fs:
+	mutex_unlock(&fs->lock);
+put:
+	dput(dentry);
+unlock:
+	inode_unlock(dir);
+	mnt_drop_write_file(dirf);
+	return err;
+}
+
+long ext3snap_stat(struct file *filp, void __user *arg)
+{
+	struct inode *inode = file_inode(filp);
+	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
+	struct ext4_super_block *es = EXT4_SB(inode->i_sb)->s_es;
+	struct ext3snap_ioc_stat req;
+	struct ext3snap_snap *snap;
+	u32 flags;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!S_ISREG(inode->i_mode) || !ext3snap_is_snapfile(inode))
+		return -EINVAL;
+	if (get_user(flags, (u32 __user *)arg))
+		return -EFAULT;
+	if (flags & ~EXT3SNAP_STAT_FLUSH)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.flags = flags;
+	mutex_lock(&fs->lock);
+	snap = rcu_dereference_protected(fs->active,
+					 lockdep_is_held(&fs->lock));
+	if (snap && snap->inode == inode) {
+		if (req.flags & EXT3SNAP_STAT_FLUSH)
+			ext3snap_flush(snap);
+		req.id = snap->id;
+		req.state = READ_ONCE(snap->state);
+		req.bound = atomic_read(&snap->bound);
+		req.copied = atomic_long_read(&snap->copied);
+		req.moved = atomic_long_read(&snap->moved);
+		req.pending = atomic_long_read(&snap->pending) +
+			      atomic_long_read(&snap->pending_moves);
+	} else {
+		req.state = EXT3SNAP_STATE_INACTIVE;
+		if (le32_to_cpu(es->s_snapshot_inum) == inode->i_ino)
+			req.id = le32_to_cpu(es->s_snapshot_id);
+	}
+	req.file_blocks = inode->i_blocks >> (inode->i_blkbits - 9);
+	mutex_unlock(&fs->lock);
+	if (copy_to_user(arg, &req, sizeof(req)))
+		return -EFAULT;
+	return 0;
+}
+
+long ext3snap_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case EXT3SNAP_IOC_TAKE:
+		return ext3snap_take(filp, uarg);
+	case EXT3SNAP_IOC_DELETE:
+		return ext3snap_delete(filp, uarg);
+	case EXT3SNAP_IOC_STAT:
+		return ext3snap_stat(filp, uarg);
+	}
+	return -ENOTTY;
+}
+
+unsigned int ext3snap_inode_sflags(struct inode *inode)
+{
+	return ext3snap_is_snapfile(inode) ? S_IMMUTABLE : 0;
+}
+
+int ext3snap_may_set_flags(struct inode *inode)
+{
+	return ext3snap_is_snapfile(inode) ? -EPERM : 0;
+}
+
+int ext3snap_may_resize(struct super_block *sb)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
+
+	if ((fs && rcu_access_pointer(fs->active)) ||
+	    EXT4_SB(sb)->s_es->s_snapshot_inum) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: online resize is refused while a snapshot exists; delete it first");
+		return -EBUSY;
+	}
+	return 0;
+}
