@@ -289,6 +289,12 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 		return -EFAULT;
 	if (req.flags || check_name(req.name))
 		return -EINVAL;
+	/* Waiting for somebody else's thaw would look like a hang. */
+	if (sb->s_writers.frozen != SB_UNFROZEN) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: filesystem is frozen; thaw it (fsfreeze -u) and retry");
+		return -EBUSY;
+	}
 	/* Fail early on a read-only mount; freezing must not hold it. */
 	err = mnt_want_write_file(dirf);
 	if (err)
@@ -358,7 +364,7 @@ long ext3snap_delete(struct file *dirf, void __user *arg)
 		return -ENOTDIR;
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.flags || check_name(req.name))
+	if (req.flags || req.reserved || check_name(req.name))
 		return -EINVAL;
 	err = mnt_want_write_file(dirf);
 	if (err)

@@ -26,7 +26,8 @@ struct ext3snap_geometry {
 /*
  * Check that @file is a snapshot file that can be read (active, not
  * broken) and count a reader. Returns a referenced snapshot or ERR_PTR:
- * -EINVAL not a snapshot file, -EIO broken, -ENOENT being deleted.
+ * -EINVAL not a snapshot file, -EIO broken, -ENODATA a snapshot file
+ * that is not followed (left from an earlier mount, or being deleted).
  */
 struct ext3snap_snap *ext3snap_bind(struct file *file);
 void ext3snap_unbind(struct ext3snap_snap *snap);
