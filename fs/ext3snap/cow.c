@@ -19,6 +19,8 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/buffer_head.h>
+#include <linux/highmem.h>
+#include <linux/pagemap.h>
 #include <linux/quotaops.h>
 #include <linux/slab.h>
 #include "internal.h"
@@ -231,6 +233,34 @@ void ext3snap_cow_metadata(handle_t *handle, struct super_block *sb,
 	srcu_read_unlock(&fs->srcu, idx);
 }
 
+/*
+ * Save file block @lblk at @pblk. A page-cache page that is up to date
+ * holds the block's snapshot-time contents as long as the block is not
+ * saved (any change to it comes through here first), and saves a read.
+ */
+static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
+			   ext4_lblk_t lblk, ext4_fsblk_t pblk)
+{
+	struct page *page;
+	void *data;
+	int err;
+
+	if (!may_need_save(snap, pblk))
+		return 0;
+	BUILD_BUG_ON(EXT3SNAP_BLOCK_SIZE != PAGE_SIZE);
+	page = find_get_page(inode->i_mapping, lblk);
+	if (!page || !PageUptodate(page)) {
+		if (page)
+			put_page(page);
+		return ext3snap_save(snap, pblk, NULL);
+	}
+	data = kmap_local_page(page);
+	err = ext3snap_save(snap, pblk, data);
+	kunmap_local(data);
+	put_page(page);
+	return err;
+}
+
 void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
@@ -259,7 +289,8 @@ void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
 			continue;
 		}
 		for (i = 0; i < ret; i++) {
-			int err = ext3snap_save(snap, map.m_pblk + i, NULL);
+			int err = save_file_block(snap, inode, lblk + i,
+						  map.m_pblk + i);
 
 			if (err) {
 				ret = err;
