@@ -239,7 +239,7 @@ void ext3snap_cow_metadata(handle_t *handle, struct super_block *sb,
  * saved (any change to it comes through here first), and saves a read.
  */
 static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
-			   ext4_lblk_t lblk, ext4_fsblk_t pblk)
+			   ext4_lblk_t lblk, ext4_fsblk_t pblk, bool cached)
 {
 	struct page *page;
 	void *data;
@@ -247,6 +247,8 @@ static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
 
 	if (!may_need_save(snap, pblk))
 		return 0;
+	if (!cached)
+		return ext3snap_save(snap, pblk, NULL);
 	BUILD_BUG_ON(EXT3SNAP_BLOCK_SIZE != PAGE_SIZE);
 	page = find_get_page(inode->i_mapping, lblk);
 	if (!page || !PageUptodate(page)) {
@@ -261,7 +263,7 @@ static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
 	return err;
 }
 
-void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
+static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
 	struct ext4_map_blocks map;
@@ -290,7 +292,7 @@ void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
 		}
 		for (i = 0; i < ret; i++) {
 			int err = save_file_block(snap, inode, lblk + i,
-						  map.m_pblk + i);
+						  map.m_pblk + i, cached);
 
 			if (err) {
 				ret = err;
@@ -306,6 +308,20 @@ broke:
 		ext3snap_throttle(snap);
 out:
 	srcu_read_unlock(&fs->srcu, idx);
+}
+
+/*
+ * Truncate zeroes the tail of a cached page before the zeroing hook runs,
+ * so that path, and direct I/O, read the old contents from the disk.
+ */
+void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
+{
+	cow_file(inode, pos, len, false);
+}
+
+void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len)
+{
+	cow_file(inode, pos, len, true);
 }
 
 /*

@@ -37,10 +37,13 @@ void ext3snap_cow_metadata(struct jbd2_journal_handle *handle,
 			   struct super_block *sb, struct buffer_head *bh);
 
 /*
- * File data in [@pos, @pos + @len) is about to be rewritten in place
- * (buffered write, mmap fault, direct I/O, partial-block zeroing). Called
- * without a journal handle when possible: then a writer may be throttled.
+ * File data in [@pos, @pos + @len) is about to be rewritten in place.
+ * _write: buffered write_begin and the mmap write fault, where the page
+ * cache still holds the old contents; _range: direct I/O and partial-block
+ * zeroing, where it may not. Without a journal handle held, a writer may
+ * be throttled.
  */
+void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len);
 void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len);
 
 /*
