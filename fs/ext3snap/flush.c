@@ -301,7 +301,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 	if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE || snap->deleting)
 		drop_copies(snap, e, &n);
 	if (!n)
-		return 0;
+		return !xa_empty(&snap->store);
 
 	atomic_set(&io.left, 1);
 	io.err = 0;
@@ -350,7 +350,10 @@ static int flush_batch(struct ext3snap_snap *snap)
 		err = io.err ? io.err : err2;
 	if (err)
 		return err;
-	return n == FLUSH_BATCH || done < n;
+	/* Linking saves bitmaps and the like in turn: go on until empty.
+	 * Each block is saved once, so this ends.
+	 */
+	return !xa_empty(&snap->store) && done;
 }
 
 int ext3snap_flush(struct ext3snap_snap *snap)
