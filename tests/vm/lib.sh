@@ -6,7 +6,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH=$TOP/build/bin:$PATH
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "--- $*"; }
+step() { echo "--- [${SECONDS}s] $*"; }
 
 # Run a command that must fail; its output is kept in $OUT.
 must_fail() {
@@ -24,4 +24,159 @@ fsck_clean() {
 	local out
 	out=$(e2fsck -fn "$1" 2>&1) || fail "e2fsck -fn $1 is not clean:
 $out"
+}
+
+# ---- snapshots ---------------------------------------------------------
+TOOLS=$TOP/tests/tools
+
+# No BUG, WARNING, oops or call trace in the kernel log since mark_log.
+log_clean() {
+	local bad
+	bad=$(new_log | grep -E 'BUG|WARNING|Oops|general protection|Call Trace|hung task|soft lockup|RCU stall' || true)
+	[ -z "$bad" ] || fail "kernel log after $1:
+$(new_log | tail -n 60)"
+}
+
+# Size in bytes of the filesystem on DEV (block count x block size).
+fs_bytes() {
+	dumpe2fs -h "$1" 2>/dev/null |
+		awk -F: '/^Block count/ {c = $2} /^Block size/ {s = $2} END {print c * s}'
+}
+
+# Used 1 KiB blocks of the filesystem mounted at MNT, after a sync.
+df_used_kb() {
+	sync
+	df -P -k "$1" | awk 'NR == 2 {print $3}'
+}
+
+# snap_take FILE: take a snapshot into FILE; the tool's output is printed
+# and kept in $OUT. Fails unless the tool succeeds and FILE exists.
+snap_take() {
+	OUT=$(e3snapconfig -c "$1" 2>&1) || fail "e3snapconfig -c $1 failed (exit $?): $OUT
+$(dmesg | tail -n 20)"
+	printf '%s\n' "$OUT"
+	[ -f "$1" ] || fail "e3snapconfig -c $1 succeeded but $1 is not a regular file"
+}
+
+# snap_status FILE: 'e3snapconfig -s FILE' (it settles pending copies
+# first); the output is printed and kept in $SNAP_STATUS.
+snap_status() {
+	SNAP_STATUS=$(e3snapconfig -s "$1" 2>&1) || fail "e3snapconfig -s $1 failed: $SNAP_STATUS"
+	printf '%s\n' "$SNAP_STATUS" | sed 's/^/    /'
+}
+
+# snap_num REGEX: the first number after REGEX (case-insensitive) in
+# $SNAP_STATUS, e.g. snap_num 'pending'.
+snap_num() {
+	local n
+	n=$(printf '%s\n' "$SNAP_STATUS" |
+		sed -nE "s/.*($1)[^0-9]*([0-9]+).*/\\2/Ip" | head -n1)
+	[ -n "$n" ] || fail "no number for '$1' in the output of e3snapconfig -s:
+$SNAP_STATUS"
+	echo "$n"
+}
+
+# A failure that must not hide the checks after it: reported at once,
+# counted, and made fatal by test_done (works from subshells too).
+soft_fail() {
+	echo "FAIL (the test goes on, and fails at the end): $*" >&2
+	echo "$*" >>/tmp/soft-failures
+}
+rm -f /tmp/soft-failures
+# test_done NAME: fail if any soft_fail happened, else print "NAME: ok".
+test_done() {
+	if [ -s /tmp/soft-failures ]; then
+		fail "$(wc -l </tmp/soft-failures) check(s) failed above:
+$(sed 's/^/  - /' /tmp/soft-failures)"
+	fi
+	echo "$1: ok"
+}
+
+# Blocks (4 KiB) the snapshot file holds, as e3snapconfig -s says, on an
+# idle filesystem: -s settles the snapshot first, so nothing may be pending.
+snap_file_blocks() {
+	local p
+	snap_status "$1" >&2
+	p=$(snap_num pending)
+	[ "$p" = 0 ] || soft_fail "e3snapconfig -s on an idle filesystem reports $p pending blocks: it did not settle"
+	snap_num 'file holds'
+}
+
+# The state in $SNAP_STATUS (active, broken, inactive).
+snap_state() {
+	local s
+	s=$(printf '%s\n' "$SNAP_STATUS" | sed -nE 's/^ *state: *([a-z]+).*/\1/p' | head -n1)
+	[ -n "$s" ] || fail "no state in the output of e3snapconfig -s:
+$SNAP_STATUS"
+	echo "$s"
+}
+
+# Blocks (4 KiB) of FILE as stat sees them (st_blocks is in 512 B units).
+stat_blocks() { echo $(($(stat -c %b "$1") / 8)); }
+
+# ss_bind SNAPFILE N: bind the snapshot to /dev/ssdev/N and wait for the node.
+ss_bind() {
+	local i
+	OUT=$(ssdevconfig -c "$1" "/dev/ssdev/$2" 2>&1) || fail "ssdevconfig -c $1 /dev/ssdev/$2 failed: $OUT
+$(dmesg | tail -n 20)"
+	for i in $(seq 50); do
+		[ -b "/dev/ssdev/$2" ] && return 0
+		sleep 0.1
+	done
+	fail "ssdevconfig -c succeeded but /dev/ssdev/$2 is not a block device"
+}
+
+ss_unbind() {
+	OUT=$(ssdevconfig -d "/dev/ssdev/$1" 2>&1) || fail "ssdevconfig -d /dev/ssdev/$1 failed: $OUT"
+}
+
+# sha256 of a whole device, read with O_DIRECT so that no cached page can
+# stand in for the device's own answer.
+dev_sha() {
+	local s
+	s=$(set -o pipefail; dd if="$1" bs=1M iflag=direct status=none | sha256sum) ||
+		fail "reading $1 failed"
+	echo "${s%% *}"
+}
+
+# manifest_same A B WHAT [soft]: the two manifests must be identical
+# (with soft, a difference is a soft_fail).
+manifest_same() {
+	local out
+	if ! out=$("$TOOLS/manifest" compare "$1" "$2"); then
+		[ "${4:-}" = soft ] || fail "$3: manifests differ:
+$out"
+		soft_fail "$3: manifests differ:
+$out"
+		return 0
+	fi
+	echo "    $3: identical ($(($(wc -l <"$1") - 1)) entries)"
+}
+
+# Record a manifest, failing on read errors.
+manifest_rec() {
+	"$TOOLS/manifest" record "$@" || fail "manifest record $* failed"
+}
+
+# explain_chunks IMAGE LIST [CHUNK]: for the first chunks listed in LIST
+# (indexes of CHUNK-byte chunks, default 64 KiB, e.g. from devhash --list),
+# which files of the filesystem in IMAGE own their blocks (debugfs icheck,
+# ncheck), to say what a difference is about.
+explain_chunks() {
+	local img=$1 list=$2 per=$((${3:-65536} / 4096)) blocks=() c b
+	for c in $(head -n 8 "$list"); do
+		for b in $(seq $((c * per)) $((c * per + per - 1))); do
+			blocks+=("$b")
+		done
+	done
+	[ ${#blocks[@]} -gt 0 ] || return 0
+	debugfs -R "icheck ${blocks[*]}" "$img" 2>/dev/null | awk '
+		NR > 1 { if ($2 ~ /^[0-9]+$/) { own[$2] = own[$2] " " $1; n[$2]++ } else other++ }
+		END {
+			for (i in own) printf "    inode %s owns %d of these blocks:%s\n", i, n[i], substr(own[i], 1, 120)
+			if (other) printf "    %d blocks owned by no inode (fs metadata or free at the snapshot)\n", other
+		}'
+	local inodes
+	inodes=$(debugfs -R "icheck ${blocks[*]}" "$img" 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ {print $2}' | sort -un | tr '\n' ' ')
+	[ -z "$inodes" ] || debugfs -R "ncheck $inodes" "$img" 2>/dev/null | sed 's/^/    /'
 }
