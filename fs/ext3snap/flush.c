@@ -292,6 +292,9 @@ static int flush_batch(struct ext3snap_snap *snap)
 	int n = 0, done, err = 0, err2;
 	void *entry;
 
+	/* Nothing can be written; remount_ro flushed what there was. */
+	if (sb_rdonly(sb))
+		return 0;
 	xa_for_each(&snap->store, index, entry) {
 		e[n].block = index;
 		e[n].entry = entry;

@@ -62,9 +62,24 @@ void ext3snap_kill_sb(struct super_block *sb)
 	kill_block_super(sb);
 }
 
+/*
+ * Read-only from now on: write out what is pending while handles can
+ * still be started. The snapshot stays followed (ssdev may be reading it),
+ * so a later read-write remount goes on saving into it.
+ */
 void ext3snap_remount_ro(struct super_block *sb)
 {
-	put_active(sb);
+	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
+	struct ext3snap_snap *snap;
+
+	if (!fs)
+		return;
+	mutex_lock(&fs->lock);
+	snap = rcu_dereference_protected(fs->active,
+					 lockdep_is_held(&fs->lock));
+	if (snap && snap->inode)
+		ext3snap_flush(snap);	/* breaks the snapshot on failure */
+	mutex_unlock(&fs->lock);
 }
 
 void ext3snap_umount(struct super_block *sb)
@@ -151,6 +166,8 @@ void ext3snap_release(struct ext3snap_snap *snap)
 		if (err)
 			ext3snap_snap_break(snap, "cannot write out copies", err);
 	}
+	/* Readers, if any were left, get EIO rather than a stale image. */
+	cmpxchg(&snap->state, EXT3SNAP_STATE_ACTIVE, EXT3SNAP_STATE_INACTIVE);
 	ext3snap_drop_store(snap);
 	if (snap->inode) {
 		/* Writers were denied since the take (see take.c). */

@@ -101,11 +101,13 @@ refused "-c as an unprivileged user" 'permi|root|privilege' \
 	setpriv --reuid=65534 --regid=65534 --clear-groups e3snapconfig -c "$src/open/snap.img"
 absent "$src/open/snap.img" "-c as an unprivileged user"
 
-mkfs.ext3 -q -b 1024 "$DISK_b"
-mount -t ext3snap "$DISK_b" "$other"
-refused "-c with 1 KiB blocks" 'block.?size|4096|4 ?ki?b' e3snapconfig -c "$other/snap.img"
-absent "$other/snap.img" "-c with 1 KiB blocks"
-umount "$other"
+for bs in 1024 2048; do
+	mkfs.ext3 -q -b $bs "$DISK_b"
+	mount -t ext3snap "$DISK_b" "$other"
+	refused "-c with $bs-byte blocks" 'block.?size|4096|4 ?ki?b' e3snapconfig -c "$other/snap.img"
+	absent "$other/snap.img" "-c with $bs-byte blocks"
+	umount "$other"
+done
 
 mkfs.ext3 -q -b 4096 "$DISK_b"
 mount -t ext3snap -o data=journal "$DISK_b" "$other"
@@ -131,11 +133,13 @@ mount -o remount,ro "$src"
 kref "TAKE on a read-only mount" EROFS "$py" /tmp/ioc.py take "$snap"
 mount -o remount,rw "$src"
 absent "$snap" "TAKE on a read-only mount"
-mkfs.ext3 -q -b 1024 "$DISK_b"
-mount -t ext3snap "$DISK_b" "$other"
-kref "TAKE with 1 KiB blocks" EOPNOTSUPP "$py" /tmp/ioc.py take "$other/snap.img"
-absent "$other/snap.img" "TAKE with 1 KiB blocks"
-umount "$other"
+for bs in 1024 2048; do
+	mkfs.ext3 -q -b $bs "$DISK_b"
+	mount -t ext3snap "$DISK_b" "$other"
+	kref "TAKE with $bs-byte blocks" EOPNOTSUPP "$py" /tmp/ioc.py take "$other/snap.img"
+	absent "$other/snap.img" "TAKE with $bs-byte blocks"
+	umount "$other"
+done
 fsck_clean "$DISK_b"
 mkfs.ext3 -q -b 4096 "$DISK_b"
 kref "DELETE of a regular file" EINVAL "$py" /tmp/ioc.py delete "$src/exists"
