@@ -405,8 +405,10 @@ void ext3snap_kick(struct ext3snap_snap *snap)
 
 static bool store_low(struct ext3snap_snap *snap)
 {
+	/* Nothing drains a read-only filesystem (e.g. after an error). */
 	return atomic_long_read(&snap->pending) < STORE_HIGH / 2 ||
-	       READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE;
+	       READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE ||
+	       sb_rdonly(snap->sb);
 }
 
 /* A writer holding no journal handle: wait while the store is full. */
@@ -415,5 +417,7 @@ void ext3snap_throttle(struct ext3snap_snap *snap)
 	ext3snap_kick(snap);
 	if (atomic_long_read(&snap->pending) < STORE_HIGH || !snap->inode)
 		return;
-	wait_event_killable(snap->drained, store_low(snap));
+	/* Rechecked every second: going read-only wakes nobody. */
+	while (!store_low(snap) && !fatal_signal_pending(current))
+		wait_event_killable_timeout(snap->drained, store_low(snap), HZ);
 }
