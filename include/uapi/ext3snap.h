@@ -70,6 +70,70 @@ struct ext3snap_ioc_stat {
 #define EXT3SNAP_IOC_DELETE	_IOW('3', 0x02, struct ext3snap_ioc_delete)
 #define EXT3SNAP_IOC_STAT	_IOWR('3', 0x03, struct ext3snap_ioc_stat)
 
+/*
+ * Set while a snapshot exists (RO_COMPAT_HAS_SNAPSHOT): the stock driver
+ * then mounts the filesystem read-only only. e2fsprogs calls it
+ * "snapshot_bitmap".
+ */
+#define EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT	0x0080
+
+/*
+ * The before-image journal (BIJ): blocks [image, image + h_len) of the
+ * snapshot file, past the image (image = filesystem size in blocks).
+ * Block 0 is the header; 1 .. h_len - 1 a ring of records. A record is a
+ * descriptor block followed by the data blocks of its copy entries, never
+ * wrapping: a record that does not fit before the end starts at 1. All
+ * fields little-endian; crc32c seeded with ~0, not inverted, computed over
+ * the whole block with the crc field zero (data: over the data block).
+ * See Documentation/ext3snap-format.md.
+ */
+#define EXT3SNAP_BIJ_MAGIC	0x4a423345	/* "E3BJ" */
+#define EXT3SNAP_BIJ_DESC_MAGIC	0x52423345	/* "E3BR" */
+#define EXT3SNAP_BIJ_VERSION	1
+#define EXT3SNAP_BIJ_BROKEN	0x1		/* h_flags: snapshot lost a block */
+
+struct ext3snap_bij_header {
+	__le32	h_magic;
+	__le32	h_version;
+	__le32	h_snap_id;		/* the snapshot's id */
+	__le32	h_flags;		/* EXT3SNAP_BIJ_* */
+	__le64	h_image_blocks;		/* filesystem size at the instant */
+	__le32	h_len;			/* blocks, header included */
+	__le32	h_tail_pos;		/* ring position of the oldest record */
+	__le64	h_tail_seq;		/* its sequence number */
+	__le32	h_reserved[9];
+	__le32	h_crc;
+};
+
+enum ext3snap_bij_kind {
+	EXT3SNAP_BIJ_COPY	= 1,	/* one data block follows */
+	EXT3SNAP_BIJ_MOVE	= 2,	/* e_len blocks freed in jbd2 tid e_tid */
+};
+
+struct ext3snap_bij_entry {
+	__le64	e_block;		/* block number at the instant */
+	__le32	e_len;			/* copy: 1 */
+	__le16	e_kind;			/* enum ext3snap_bij_kind */
+	__le16	e_reserved;
+	__le32	e_tid;			/* move: transaction freeing the run */
+	__le32	e_crc;			/* copy: crc32c of its data block */
+};
+
+struct ext3snap_bij_desc {
+	__le32	d_magic;
+	__le32	d_snap_id;
+	__le64	d_seq;			/* previous record's + 1 */
+	__le32	d_count;		/* entries */
+	__le32	d_nblocks;		/* data blocks after this one */
+	__le32	d_crc;
+	__le32	d_reserved;
+	struct ext3snap_bij_entry d_entries[];
+};
+
+#define EXT3SNAP_BIJ_PER_DESC	((EXT3SNAP_BLOCK_SIZE - \
+				  sizeof(struct ext3snap_bij_desc)) / \
+				 sizeof(struct ext3snap_bij_entry))
+
 /* ssdev's control device: bind and unbind snapshots. */
 #define SSDEV_CTL_NAME		"ssdev-ctl"
 #define SSDEV_MAX_DEVICES	256	/* /dev/ssdev/0 .. /dev/ssdev/255 */
