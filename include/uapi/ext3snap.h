@@ -19,7 +19,8 @@
  * the tools alike.
  */
 #define EXT3SNAP_INCOMPAT_OK	0x0016	/* filetype, recover, meta_bg */
-#define EXT3SNAP_RO_COMPAT_OK	0x0007	/* sparse_super, large_file, btree_dir */
+#define EXT3SNAP_RO_COMPAT_OK	0x0087	/* sparse_super, large_file, btree_dir,
+					   has_snapshot */
 
 /* Inode flag of a snapshot file (the value Next3 and e2fsprogs reserve). */
 #define EXT3SNAP_SNAPFILE_FL	0x01000000
