@@ -40,7 +40,8 @@ CFLAGS		+= -Wall -Wextra -Werror=implicit-function-declaration \
 E2FS_LIBS	= $(shell pkg-config --libs ext2fs e2p com_err 2>/dev/null || echo -lext2fs -le2p -lcom_err)
 CHECK_LIBS	= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-TOOLS		:= $(BIN)/e3snapconfig $(BIN)/ssdevconfig $(BIN)/fsck.ext3snap
+TOOLS		:= $(BIN)/e3snapconfig $(BIN)/ssdevconfig $(BIN)/fsck.ext3snap \
+		   $(LIBDIR)/ext3snap-e2fsck-shim.so
 LIB_OBJS	:= $(patsubst lib/%.c,$(LIBDIR)/%.o,$(wildcard lib/*.c))
 UNIT_TESTS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -123,15 +124,27 @@ $(BIN)/e3snapconfig: e3snapconfig/e3snapconfig.c
 $(BIN)/ssdevconfig: ssdev/ssdevconfig.c
 $(BIN)/fsck.ext3snap: fsck/fsck.ext3snap.c
 
+# Preloaded into the e2fsck fsck.ext3snap runs (see fsck/e2fsck-shim.c).
+$(LIBDIR)/ext3snap-e2fsck-shim.so: fsck/e2fsck-shim.c $(wildcard include/uapi/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
 tools: $(TOOLS)
 
 $(B)/tests/%: tests/unit/%.c $(LIBDIR)/libext3snap.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBDIR)/libext3snap.a $(E2FS_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Itests/tools -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS) $(CHECK_LIBS)
+
+# Crafting snapshots and journals: the BIJ unit tests and the host tests.
+CRAFT		:= tests/tools/bij-craft.c tests/tools/bij-craft.h
+$(B)/tests/test_bij: $(CRAFT)
+$(B)/tests/bijcraft: tests/tools/bijcraft.c $(CRAFT) $(LIBDIR)/libext3snap.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/tools -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)
 
 # ---- tests ---------------------------------------------------------------
 
-check: all $(UNIT_TESTS) $(SRC_STAMP)
+check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(SRC_STAMP)
 	$(TOP)/scripts/run-tests $(if $(TESTS),--only "$(TESTS)")
 
 check-unit: $(UNIT_TESTS)

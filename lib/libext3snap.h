@@ -83,4 +83,98 @@ int e3s_split_path(const char *path, char *dir, size_t dirlen, char *name,
 /* "active", "broken", "inactive" for an enum ext3snap_snap_state. */
 const char *e3s_state_name(unsigned int state);
 
+/* ---- the before-image journal of a snapshot (bij.c) -------------------- */
+
+/*
+ * A BIJ header (struct ext3snap_bij_header) in CPU byte order. See
+ * Documentation/ext3snap-format.md, "Before-image journal (BIJ)".
+ */
+struct e3s_bij_hdr {
+	__u32 snap_id;
+	__u32 flags;		/* EXT3SNAP_BIJ_BROKEN */
+	__u64 image_blocks;	/* I: the journal starts at logical block I */
+	__u32 len;		/* L: blocks, header included */
+	__u32 tail_pos;		/* ring position 1 .. L-1 */
+	__u64 tail_seq;
+};
+
+/*
+ * crc32c (seed ~0, not inverted) of a 4096-byte BIJ block, with the four
+ * bytes at CRC_OFF counted as zero; CRC_OFF (size_t)-1 for a data block.
+ */
+__u32 e3s_bij_block_crc(const void *block, size_t crc_off);
+
+/* Fill the 4096-byte BLOCK with header H, checksum included. */
+void e3s_bij_encode_header(const struct e3s_bij_hdr *h, void *block);
+
+/*
+ * Read the BIJ header of snapshot inode INO and check it: magic, version,
+ * checksum, image size = s_blocks_count, a sane length and tail, i_size =
+ * (image + length) blocks. 0, or -1 with what is wrong in MSG.
+ */
+int e3s_bij_read_header(ext2_filsys fs, ext2_ino_t ino,
+			struct e3s_bij_hdr *h, char *msg);
+
+/* Write header H (its checksum computed). 0, or -1 with MSG. */
+int e3s_bij_write_header(ext2_filsys fs, ext2_ino_t ino,
+			 const struct e3s_bij_hdr *h, char *msg);
+
+/* Set the BROKEN flag in the header. 0, or -1 with MSG. */
+int e3s_bij_mark_broken(ext2_filsys fs, ext2_ino_t ino, char *msg);
+
+/* jbd2's tid_gt: is transaction TID before BOUND (wrap-safe)? */
+static inline int e3s_tid_before(__u32 tid, __u32 bound)
+{
+	return (__s32)(bound - tid) > 0;
+}
+
+/* How a scan of the journal ended. */
+enum e3s_bij_end {
+	E3S_BIJ_END_CLEAN,	/* no further record: the normal end */
+	E3S_BIJ_END_TORN,	/* the last record is not whole: written
+				 * when the system went down; dropped */
+	E3S_BIJ_END_CORRUPT,	/* a record is damaged or missing while
+				 * later ones exist: the snapshot lost it */
+};
+
+struct e3s_bij_result {
+	unsigned int records;		/* valid records found */
+	__u64 copies;			/* their copy entries */
+	__u64 copies_new;		/* ... not in the file yet: written */
+	__u64 moved;			/* blocks their moves name */
+	__u64 moved_new;		/* ... committed, not mapped yet: mapped */
+	__u64 moved_uncommitted;	/* ... left alone: tid not committed
+					 * (or E3S_BIJ_TID_UNKNOWN) */
+	__u32 end_pos;			/* the new tail: past the last valid */
+	__u64 end_seq;			/*   record */
+	int end;			/* enum e3s_bij_end */
+	char why[E3S_MSG_LEN];		/* TORN, CORRUPT: what is wrong */
+};
+
+#define E3S_BIJ_DRY_RUN		0x1	/* write nothing; count what would be */
+#define E3S_BIJ_TID_UNKNOWN	0x2	/* which tids committed is not known */
+
+/*
+ * Replay the BIJ of snapshot inode INO into the file: scan from the tail,
+ * apply each valid record (copies not yet in the file are written to new
+ * blocks and mapped; blocks of moves whose tid is before FIRST_UNCOMMITTED
+ * are mapped N -> N), zero the descriptor of a torn last record, and set
+ * the tail past the last valid record. FS must be open read-write unless
+ * E3S_BIJ_DRY_RUN. Idempotent. A damaged journal is not an error here: it
+ * is reported in R->end and R->why (marking the snapshot broken is the
+ * caller's choice). 0, or -1 with MSG (bad header, I/O, no space).
+ */
+int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
+		   int flags, struct e3s_bij_result *r, char *msg);
+
+/*
+ * The internal jbd2 journal of FS: its superblock's s_sequence, and
+ * whether it needs recovery. The first transaction id that did not commit
+ * is SEQUENCE for a journal that needed no recovery, and SEQUENCE - 1
+ * right after a recovery (jbd2 and e2fsck restart the log one id past the
+ * first incomplete transaction). 0, or -1 with MSG.
+ */
+int e3s_journal_state(ext2_filsys fs, __u32 *sequence, int *recovery,
+		      char *msg);
+
 #endif /* LIBEXT3SNAP_H */

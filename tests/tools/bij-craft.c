@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Crafting snapshots and before-image journals for tests (bij-craft.h).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "bij-craft.h"
+
+#define BS EXT3SNAP_BLOCK_SIZE
+
+errcode_t craft_open(const char *img, ext2_filsys *fs)
+{
+	errcode_t err;
+
+	/* FORCE: libext2fs does not know the has_snapshot flag. */
+	err = ext2fs_open(img, EXT2_FLAG_RW | EXT2_FLAG_64BITS |
+			  EXT2_FLAG_FORCE, 0, 0, unix_io_manager, fs);
+	/* Like the kernel, update the primary superblock only. */
+	if (!err)
+		(*fs)->flags |= EXT2_FLAG_MASTER_SB_ONLY;
+	return err;
+}
+
+errcode_t craft_bij_io(ext2_filsys fs, ext2_ino_t ino, __u32 pos, void *buf,
+		       int write)
+{
+	struct ext2_inode inode;
+	blk64_t pblk = 0;
+	errcode_t err;
+
+	err = ext2fs_read_inode(fs, ino, &inode);
+	if (!err)
+		err = ext2fs_bmap2(fs, ino, &inode, NULL, 0,
+				   ext2fs_blocks_count(fs->super) + pos, NULL,
+				   &pblk);
+	if (!err && !pblk)
+		err = EXT2_ET_BAD_BLOCK_NUM;
+	if (err)
+		return err;
+	if (write)
+		return io_channel_write_blk64(fs->io, pblk, 1, buf);
+	return io_channel_read_blk64(fs->io, pblk, 1, buf);
+}
+
+errcode_t craft_snapshot(ext2_filsys fs, const char *name, __u32 id,
+			 __u32 len, ext2_ino_t *ino)
+{
+	blk64_t image = ext2fs_blocks_count(fs->super), blk, goal = 0;
+	struct ext2_inode inode;
+	struct e3s_bij_hdr h;
+	char buf[BS];
+	errcode_t err;
+	__u32 i;
+
+	err = ext2fs_read_bitmaps(fs);
+	if (!err)
+		err = ext2fs_new_inode(fs, EXT2_ROOT_INO, LINUX_S_IFREG | 0400,
+				       NULL, ino);
+	if (err)
+		return err;
+	ext2fs_inode_alloc_stats2(fs, *ino, +1, 0);
+	memset(&inode, 0, sizeof(inode));
+	inode.i_mode = LINUX_S_IFREG | 0400;
+	inode.i_links_count = 1;
+	inode.i_flags = EXT3SNAP_SNAPFILE_FL;
+	inode.i_atime = inode.i_ctime = inode.i_mtime = time(NULL);
+	err = ext2fs_inode_size_set(fs, &inode, (image + len) * BS);
+	if (!err)
+		err = ext2fs_write_new_inode(fs, *ino, &inode);
+	if (!err)
+		err = ext2fs_link(fs, EXT2_ROOT_INO, name, *ino,
+				  EXT2_FT_REG_FILE);
+	memset(buf, 0, sizeof(buf));
+	for (i = 0; !err && i < len; i++) {
+		err = ext2fs_new_block2(fs, goal, NULL, &blk);
+		if (err)
+			break;
+		ext2fs_block_alloc_stats2(fs, blk, +1);
+		goal = blk;
+		err = io_channel_write_blk64(fs->io, blk, 1, buf);
+		if (!err)
+			err = ext2fs_bmap2(fs, *ino, &inode, NULL,
+					   BMAP_SET | BMAP_ALLOC, image + i,
+					   NULL, &blk);
+		if (!err)
+			err = ext2fs_iblk_add_blocks(fs, &inode, 1);
+	}
+	if (!err)
+		err = ext2fs_write_inode(fs, *ino, &inode);
+	if (err)
+		return err;
+	h = (struct e3s_bij_hdr){ .snap_id = id, .image_blocks = image,
+				  .len = len, .tail_pos = 1, .tail_seq = 1 };
+	e3s_bij_encode_header(&h, buf);
+	err = craft_bij_io(fs, *ino, 0, buf, 1);
+	if (err)
+		return err;
+	fs->super->s_snapshot_inum = *ino;
+	fs->super->s_snapshot_id = id;
+	fs->super->s_feature_ro_compat |= EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT;
+	ext2fs_mark_super_dirty(fs);
+	return 0;
+}
+
+errcode_t craft_record(ext2_filsys fs, ext2_ino_t ino, __u32 pos, __u64 seq,
+		       const struct craft_entry *e, int n)
+{
+	struct ext3snap_bij_desc *d;
+	struct e3s_bij_hdr h;
+	char msg[E3S_MSG_LEN];
+	char buf[BS];
+	__u32 copies = 0;
+	errcode_t err;
+	int i;
+
+	if (e3s_bij_read_header(fs, ino, &h, msg))
+		return EXT2_ET_BAD_MAGIC;
+	memset(buf, 0, sizeof(buf));
+	d = (struct ext3snap_bij_desc *)buf;
+	d->d_magic = ext2fs_cpu_to_le32(EXT3SNAP_BIJ_DESC_MAGIC);
+	d->d_snap_id = ext2fs_cpu_to_le32(h.snap_id);
+	d->d_seq = ext2fs_cpu_to_le64(seq);
+	d->d_count = ext2fs_cpu_to_le32(n);
+	for (i = 0; i < n; i++) {
+		struct ext3snap_bij_entry *de = &d->d_entries[i];
+
+		de->e_block = ext2fs_cpu_to_le64(e[i].block);
+		de->e_kind = ext2fs_cpu_to_le16(e[i].kind);
+		if (e[i].kind == EXT3SNAP_BIJ_COPY) {
+			de->e_len = ext2fs_cpu_to_le32(1);
+			de->e_crc = ext2fs_cpu_to_le32(
+				e3s_bij_block_crc(e[i].data, (size_t)-1));
+			err = craft_bij_io(fs, ino, pos + 1 + copies++,
+					   (void *)e[i].data, 1);
+			if (err)
+				return err;
+		} else {
+			de->e_len = ext2fs_cpu_to_le32(e[i].len);
+			de->e_tid = ext2fs_cpu_to_le32(e[i].tid);
+		}
+	}
+	d->d_nblocks = ext2fs_cpu_to_le32(copies);
+	d->d_crc = ext2fs_cpu_to_le32(e3s_bij_block_crc(buf,
+				offsetof(struct ext3snap_bij_desc, d_crc)));
+	return craft_bij_io(fs, ino, pos, buf, 1);
+}
