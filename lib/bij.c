@@ -324,7 +324,13 @@ static errcode_t map_block(struct scan *s, blk64_t lblk, blk64_t pblk)
 	return err;
 }
 
-/* Apply the valid record in s->desc / s->data (or count it in a dry run). */
+/* Internal: only mark the blocks of committed moves in use. */
+#define RESERVE	0x100
+
+/*
+ * Apply the valid record in s->desc / s->data (or count it in a dry run,
+ * or only reserve its moved blocks with RESERVE).
+ */
 static errcode_t apply_record(struct scan *s, __u32 first_uncommitted,
 			      int flags, struct e3s_bij_result *r)
 {
@@ -343,6 +349,8 @@ static errcode_t apply_record(struct scan *s, __u32 first_uncommitted,
 		if (ext2fs_le16_to_cpu(e->e_kind) == EXT3SNAP_BIJ_COPY) {
 			char *data = s->data + (size_t)copies++ * BS;
 
+			if (flags & RESERVE)
+				continue;
 			r->copies++;
 			err = file_block(s->fs, s->ino, &s->inode, blk, &pblk);
 			if (err)
@@ -383,6 +391,8 @@ static errcode_t apply_record(struct scan *s, __u32 first_uncommitted,
 			/* It should still be marked in use; make sure. */
 			if (!ext2fs_test_block_bitmap2(s->fs->block_map, n))
 				ext2fs_block_alloc_stats2(s->fs, n, +1);
+			if (flags & RESERVE)
+				continue;
 			err = map_block(s, n, n);
 			if (err)
 				return err;
@@ -426,7 +436,7 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	__u64 seq;
 	errcode_t err = 0;
 	const char *doing = "read";
-	int ret = -1;
+	int ret = -1, pass;
 
 	memset(r, 0, sizeof(*r));
 	if (e3s_bij_read_header(fs, ino, &s.h, msg))
@@ -448,43 +458,53 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	if (err)
 		goto out;
 
-	pos = s.h.tail_pos;
-	seq = s.h.tail_seq;
-	r->end = E3S_BIJ_END_CLEAN;
-	while (r->records < s.h.len) {
-		st = read_record(&s, pos, seq, &err);
-		if (err)
-			goto out;
-		if (st != REC_VALID && pos != 1) {
-			/* The writer may have wrapped to position 1. */
-			st1 = read_record(&s, 1, seq, &err);
+	/*
+	 * Two passes when writing: the first only reserves the blocks of
+	 * committed moves in the bitmap, so that no block allocated by the
+	 * second (a copy, an indirect block) can be one of them.
+	 */
+	for (pass = dry ? 1 : 0; pass < 2; pass++) {
+		memset(r, 0, sizeof(*r));
+		pos = s.h.tail_pos;
+		seq = s.h.tail_seq;
+		r->end = E3S_BIJ_END_CLEAN;
+		while (r->records < s.h.len) {
+			st = read_record(&s, pos, seq, &err);
 			if (err)
 				goto out;
-			if (st1 == REC_VALID || (st1 == REC_DAMAGED &&
-						 st == REC_ABSENT)) {
+			if (st != REC_VALID && pos != 1) {
+				/* The writer may have wrapped to position 1. */
+				st1 = read_record(&s, 1, seq, &err);
+				if (err)
+					goto out;
+				if (st1 == REC_VALID || (st1 == REC_DAMAGED &&
+							 st == REC_ABSENT)) {
+					pos = 1;
+					st = st1;
+				}
+			}
+			if (st != REC_VALID) {
+				if (st == REC_DAMAGED) {
+					r->end = E3S_BIJ_END_TORN;
+					torn_pos = pos;
+					snprintf(r->why, sizeof(r->why), "%s",
+						 s.why);
+				}
+				break;
+			}
+			doing = "replay";
+			err = apply_record(&s, first_uncommitted,
+					   flags | (pass ? 0 : RESERVE), r);
+			if (err)
+				goto out;
+			doing = "read";
+			r->records++;
+			pos += 1 + ext2fs_le32_to_cpu(
+				((struct ext3snap_bij_desc *)s.desc)->d_nblocks);
+			if (pos >= s.h.len)
 				pos = 1;
-				st = st1;
-			}
+			seq++;
 		}
-		if (st != REC_VALID) {
-			if (st == REC_DAMAGED) {
-				r->end = E3S_BIJ_END_TORN;
-				torn_pos = pos;
-				snprintf(r->why, sizeof(r->why), "%s", s.why);
-			}
-			break;
-		}
-		doing = "replay";
-		err = apply_record(&s, first_uncommitted, flags, r);
-		if (err)
-			goto out;
-		doing = "read";
-		r->records++;
-		pos += 1 + ext2fs_le32_to_cpu(
-			((struct ext3snap_bij_desc *)s.desc)->d_nblocks);
-		if (pos >= s.h.len)
-			pos = 1;
-		seq++;
 	}
 	r->end_pos = pos;
 	r->end_seq = seq;

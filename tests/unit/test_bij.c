@@ -186,6 +186,43 @@ START_TEST(moves_map_only_committed_tids)
 }
 END_TEST
 
+static int count_block(ext2_filsys f, blk64_t *blocknr, e2_blkcnt_t cnt,
+		       blk64_t ref, int off, void *priv)
+{
+	blk64_t *want = priv;
+
+	(void)f, (void)cnt, (void)ref, (void)off;
+	if (*blocknr == want[0])
+		want[1]++;
+	return 0;
+}
+
+START_TEST(indirect_blocks_never_take_a_moved_block)
+{
+	struct craft_entry e[2];
+	struct e3s_bij_result r;
+	blk64_t a, want[2];
+
+	/* The first free blocks: where indirect blocks would go. */
+	ck_assert_int_eq(ext2fs_new_block2(fs, 0, NULL, &a), 0);
+	ext2fs_block_alloc_stats2(fs, a, +1);
+	e[0] = move(a, 1, 1);
+	e[1] = move(a + 1, 1, 1);
+
+	/* a + 1 is free in the bitmap: the first move's indirect blocks
+	 * must not be allocated there. */
+	ck_assert(!ext2fs_test_block_bitmap2(fs->block_map, a + 1));
+	ck_assert_int_eq(craft_record(fs, ino, 1, 1, e, 2), 0);
+	replay(0, &r);
+	ck_assert_uint_eq(lookup(a + 1), a + 1);
+	want[0] = a + 1;
+	want[1] = 0;
+	ck_assert_int_eq(ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY,
+					       NULL, count_block, want), 0);
+	ck_assert_uint_eq(want[1], 1);
+}
+END_TEST
+
 START_TEST(tid_comparison_wraps)
 {
 	ck_assert(e3s_tid_before(5, 6));
@@ -459,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, header_size_mismatch_is_refused);
 	tcase_add_test(tc, copies_land_at_their_block);
 	tcase_add_test(tc, moves_map_only_committed_tids);
+	tcase_add_test(tc, indirect_blocks_never_take_a_moved_block);
 	tcase_add_test(tc, tid_comparison_wraps);
 	tcase_add_test(tc, move_run_maps_each_block);
 	tcase_add_test(tc, torn_record_stops_replay);
