@@ -26,29 +26,91 @@
 #include "internal.h"
 #include "hooks.h"
 
-/* Fill group @g's snapshot-time bitmap: caller holds its lock for write. */
+/*
+ * Group @g's block bitmap as the snapshot sees it: the copy in the store
+ * or the snapshot file if the bitmap changed since the instant, else the
+ * current one, unchanged since (any change passes through here first).
+ */
+static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
+			   void *dst)
+{
+	struct super_block *sb = snap->sb;
+	struct ext4_group_desc *gdp = ext4_get_group_desc(sb, g, NULL);
+	struct buffer_head *bh;
+	ext4_fsblk_t blk, where = 0;
+	struct page *page;
+	void *entry;
+	int err;
+
+	if (!gdp)
+		return -EIO;
+	blk = ext4_block_bitmap(sb, gdp);
+	entry = xa_load(&snap->store, blk);
+	if (entry && !xa_is_value(entry)) {
+		memcpy(dst, page_address(entry), sb->s_blocksize);
+		return 0;
+	}
+	if (snap->inode)
+		where = ext3snap_map_lookup(snap->inode, blk);
+	if (where) {
+		page = alloc_page(GFP_NOFS);
+		if (!page)
+			return -ENOMEM;
+		err = ext3snap_bio_rw(sb, REQ_OP_READ, where, page, 0);
+		if (!err)
+			memcpy(dst, page_address(page), sb->s_blocksize);
+		__free_page(page);
+		return err;
+	}
+	bh = ext4_read_block_bitmap(sb, g);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	memcpy(dst, bh->b_data, sb->s_blocksize);
+	brelse(bh);
+	return 0;
+}
+
+/* Which blocks of group @g are saved already: in the file or the store. */
+static int saved_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
+			unsigned long *saved)
+{
+	struct super_block *sb = snap->sb;
+	ext4_fsblk_t first = ext4_group_first_block_no(sb, g);
+	unsigned int count = min_t(u64, EXT4_BLOCKS_PER_GROUP(sb),
+				   snap->blocks - first);
+	unsigned long index = first;
+	void *entry;
+	int err = 0;
+
+	if (snap->inode)
+		err = ext3snap_map_range(snap->inode, first, count, saved);
+	xa_for_each_range(&snap->store, index, entry, first, first + count - 1)
+		set_bit(index - first, saved);
+	return err;
+}
+
+/* Fill group @g's snapshot-time bitmaps: caller holds its lock for write. */
 static int load_group_locked(struct ext3snap_snap *snap, ext4_group_t g)
 {
 	struct ext3snap_group *grp = &snap->groups[g];
 	struct super_block *sb = snap->sb;
-	struct buffer_head *bh;
 	unsigned long *cow, *saved;
+	int err;
 
 	if (grp->cow)
 		return 0;
-	bh = ext4_read_block_bitmap(sb, g);
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
 	cow = kmalloc(sb->s_blocksize, GFP_NOFS);
 	saved = kzalloc(sb->s_blocksize, GFP_NOFS);
-	if (!cow || !saved) {
+	err = cow && saved ? 0 : -ENOMEM;
+	if (!err)
+		err = snapshot_bitmap(snap, g, cow);
+	if (!err)
+		err = saved_bitmap(snap, g, saved);
+	if (err) {
 		kfree(cow);
 		kfree(saved);
-		brelse(bh);
-		return -ENOMEM;
+		return err;
 	}
-	memcpy(cow, bh->b_data, sb->s_blocksize);
-	brelse(bh);
 	grp->saved = saved;
 	/* Readers test bits of @cow without the lock once it is published. */
 	smp_store_release(&grp->cow, cow);
@@ -97,6 +159,10 @@ void ext3snap_drop_store(struct ext3snap_snap *snap)
 	void *entry;
 	long lost = 0;
 
+	/* The journal writer may be reading copies: let it finish. */
+	mutex_lock(&snap->bij.lock);
+	smp_store_release(&snap->bij.ready, false);
+	mutex_unlock(&snap->bij.lock);
 	xa_for_each(&snap->store, index, entry) {
 		if (xa_is_value(entry)) {
 			lost++;
@@ -125,6 +191,20 @@ int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
 	__bio_add_page(bio, page, sb->s_blocksize, offset);
 	err = submit_bio_wait(bio);
 	bio_put(bio);
+	return err;
+}
+
+/* A new entry, for the journal writer to pick up (see internal.h). */
+static int store_unjournaled(struct ext3snap_snap *snap, unsigned long block,
+			     void *entry)
+{
+	int err;
+
+	xa_lock(&snap->store);
+	err = xa_err(__xa_store(&snap->store, block, entry, GFP_NOFS));
+	if (!err)
+		__xa_set_mark(&snap->store, block, EXT3SNAP_UNJOURNALED);
+	xa_unlock(&snap->store);
 	return err;
 }
 
@@ -167,11 +247,18 @@ int ext3snap_save(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	page = alloc_page(GFP_NOFS);
 	if (!page)
 		return -ENOMEM;
+	set_page_private(page, 0);
 	/* The block the copy will occupy, claimed now: see the file comment. */
 	err = ext4_claim_free_clusters(sbi, 1, EXT4_MB_USE_ROOT_BLOCKS |
 				       EXT4_MB_USE_RESERVED);
 	if (err) {
 		__free_page(page);
+		return err;
+	}
+	err = ext3snap_bij_reserve(snap, EXT3SNAP_COPY_UNITS);
+	if (err) {
+		__free_page(page);
+		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
 		return err;
 	}
 	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
@@ -185,7 +272,7 @@ int ext3snap_save(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	else
 		err = ext3snap_bio_rw(snap->sb, REQ_OP_READ, block, page, 0);
 	if (!err)
-		err = xa_err(xa_store(&snap->store, block, page, GFP_NOFS));
+		err = store_unjournaled(snap, block, page);
 	if (!err) {
 		set_bit(off, grp->saved);
 		atomic_long_inc(&snap->pending);
@@ -197,6 +284,7 @@ unlock:
 	if (page) {
 		__free_page(page);
 		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
+		atomic_long_sub(EXT3SNAP_COPY_UNITS, &snap->bij.reserved);
 	}
 	return err;
 }
@@ -209,6 +297,25 @@ static struct ext3snap_snap *active(struct ext3snap_fs *fs)
 	if (snap && READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE)
 		return NULL;
 	return snap;
+}
+
+/*
+ * The before-images just saved must be journaled before what replaces
+ * them reaches the disk: inside a handle, before its transaction commits
+ * (the snapshot file joins the transaction, so the commit calls
+ * ext3snap_commit_barrier() first); outside one, right now.
+ */
+static void journal_before_commit(struct ext3snap_snap *snap, handle_t *handle)
+{
+	struct inode *inode = READ_ONCE(snap->inode);
+
+	if (!ext4_handle_valid(handle)) {
+		ext3snap_bij_sync(snap);
+		return;
+	}
+	/* No file yet: the take's own transaction journals everything. */
+	if (inode)
+		ext4_jbd2_inode_add_write(handle, inode, 0, 1);
 }
 
 void ext3snap_cow_metadata(handle_t *handle, struct super_block *sb,
@@ -229,6 +336,8 @@ void ext3snap_cow_metadata(handle_t *handle, struct super_block *sb,
 		if (err)
 			ext3snap_snap_break(snap, "cannot save a metadata block",
 					    err);
+		else
+			journal_before_commit(snap, handle);
 	}
 	srcu_read_unlock(&fs->srcu, idx);
 }
@@ -302,9 +411,14 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 		lblk += ret;
 	}
 broke:
-	if (ret < 0)
+	if (ret < 0) {
 		ext3snap_snap_break(snap, "cannot save a data block", ret);
-	else if (!ext4_handle_valid(journal_current_handle()))
+		goto out;
+	}
+	/* Direct I/O and zeroing may reach the disk before any commit. */
+	if (!cached)
+		ext3snap_bij_sync(snap);
+	if (!ext4_handle_valid(journal_current_handle()))
 		ext3snap_throttle(snap);
 out:
 	srcu_read_unlock(&fs->srcu, idx);
@@ -329,7 +443,7 @@ void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len)
  * set a bit in @freed for each block that is to be freed normally.
  * All blocks lie in one group. Returns how many were moved.
  */
-static unsigned int move_chunk(struct ext3snap_snap *snap,
+static unsigned int move_chunk(struct ext3snap_snap *snap, tid_t tid,
 			       ext4_fsblk_t block, unsigned int count,
 			       unsigned long *freed)
 {
@@ -349,8 +463,10 @@ static unsigned int move_chunk(struct ext3snap_snap *snap,
 			__set_bit(i, freed);
 			continue;
 		}
-		err = xa_err(xa_store(&snap->store, block + i, EXT3SNAP_MOVED,
-				      GFP_NOFS));
+		err = ext3snap_bij_reserve(snap, EXT3SNAP_MOVE_UNITS);
+		if (!err)
+			err = store_unjournaled(snap, block + i,
+						xa_mk_value(tid));
 		if (err) {
 			__set_bit(i, freed);
 			continue;
@@ -411,7 +527,8 @@ bool ext3snap_free_blocks(handle_t *handle, struct inode *inode, u64 block,
 		n = min3(count - done, (unsigned long)MOVE_CHUNK,
 			 (unsigned long)(EXT4_BLOCKS_PER_GROUP(sb) - off));
 		freed[0] = 0;
-		moved = move_chunk(snap, block + done, n, freed);
+		moved = move_chunk(snap, handle->h_transaction->t_tid,
+				   block + done, n, freed);
 		if (moved) {
 			atomic_long_add(moved, &snap->moved);
 			atomic_long_add(moved, &snap->pending_moves);
@@ -434,8 +551,48 @@ bool ext3snap_free_blocks(handle_t *handle, struct inode *inode, u64 block,
 			i = end;
 		}
 	}
+	journal_before_commit(snap, handle);
 	ext3snap_kick(snap);
 out:
 	srcu_read_unlock(&fs->srcu, idx);
 	return handled;
+}
+
+/*
+ * jbd2 is committing a transaction the snapshot file joined: journal the
+ * before-images first. True if @inode is a snapshot file (nothing else of
+ * it is ever written through the page cache).
+ */
+bool ext3snap_commit_barrier(struct inode *inode)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
+	struct ext3snap_snap *snap;
+	int idx;
+
+	if (!ext3snap_is_snapfile(inode))
+		return false;
+	if (!fs)
+		return true;
+	idx = srcu_read_lock(&fs->srcu);
+	snap = srcu_dereference(fs->active, &fs->srcu);
+	if (snap)
+		ext3snap_bij_sync(snap);
+	srcu_read_unlock(&fs->srcu, idx);
+	return true;
+}
+
+/* A page of @inode is about to be written: before-images go first. */
+void ext3snap_write_barrier(struct inode *inode)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
+	struct ext3snap_snap *snap;
+	int idx;
+
+	if (!fs || !rcu_access_pointer(fs->active))
+		return;
+	idx = srcu_read_lock(&fs->srcu);
+	snap = srcu_dereference(fs->active, &fs->srcu);
+	if (snap)
+		ext3snap_bij_sync(snap);
+	srcu_read_unlock(&fs->srcu, idx);
 }

@@ -84,7 +84,10 @@ int ext3snap_check_features(struct super_block *sb, int silent)
 					      EXT4_FEATURE_INCOMPAT_META_BG));
 	BUILD_BUG_ON(EXT3SNAP_RO_COMPAT_OK != (EXT4_FEATURE_RO_COMPAT_SPARSE_SUPER |
 					       EXT4_FEATURE_RO_COMPAT_LARGE_FILE |
-					       EXT4_FEATURE_RO_COMPAT_BTREE_DIR));
+					       EXT4_FEATURE_RO_COMPAT_BTREE_DIR |
+					       EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT));
+	BUILD_BUG_ON(!(EXT4_FEATURE_RO_COMPAT_SUPP &
+		       EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT));
 
 	bad = le32_to_cpu(es->s_feature_incompat) & ~EXT3SNAP_INCOMPAT_OK;
 	if (bad) {

@@ -97,6 +97,55 @@ ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk)
 	return blk;
 }
 
+/*
+ * Set the bit of each block of [@first, @first + @count) the snapshot file
+ * maps. One leaf of the indirect tree is read per step, so a group costs a
+ * few dozen cached reads.
+ */
+int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
+		       unsigned int count, unsigned long *bitmap)
+{
+	struct super_block *sb = inode->i_sb;
+	unsigned int i = 0, n, j, span;
+	int offsets[4], depth, level, err = 0;
+	struct buffer_head *bh;
+	ext4_fsblk_t blk;
+	__le32 *slots;
+
+	down_read(&EXT4_I(inode)->i_data_sem);
+	while (i < count) {
+		depth = block_to_path(sb, first + i, offsets);
+		if (depth < 0)
+			break;
+		span = depth == 1 ? EXT4_NDIR_BLOCKS : EXT4_ADDR_PER_BLOCK(sb);
+		n = min(count - i, span - offsets[depth - 1]);
+		slots = EXT4_I(inode)->i_data;
+		bh = NULL;
+		for (level = 0; level < depth - 1; level++) {
+			blk = le32_to_cpu(slots[offsets[level]]);
+			brelse(bh);
+			bh = NULL;
+			if (!blk)
+				break;	/* a hole under this slot */
+			bh = sb_bread(sb, blk);
+			if (!bh) {
+				err = -EIO;
+				goto out;
+			}
+			slots = (__le32 *)bh->b_data;
+		}
+		if (level == depth - 1)
+			for (j = 0; j < n; j++)
+				if (slots[offsets[depth - 1] + j])
+					set_bit(i + j, bitmap);
+		brelse(bh);
+		i += n;
+	}
+out:
+	up_read(&EXT4_I(inode)->i_data_sem);
+	return err;
+}
+
 /* Point @slot (in @bh, or in the inode when @bh is NULL) at @val. */
 static int set_slot(handle_t *handle, struct inode *inode,
 		    struct buffer_head *bh, __le32 *slot, ext4_fsblk_t val)
@@ -228,10 +277,16 @@ static void write_copy(struct super_block *sb, struct flush_io *io,
 struct flush_entry {
 	unsigned long block;
 	void *entry;
+	u64 seq;		/* its journal record */
 };
 
-/* Take the linked entries out of the store, under each group's lock. */
-static void retire(struct ext3snap_snap *snap, struct flush_entry *e, int n)
+/*
+ * Take the linked entries out of the store, under each group's lock, and
+ * tell the journal which transaction put them in the file (@tid; none if
+ * @linked is false).
+ */
+static void retire(struct ext3snap_snap *snap, struct flush_entry *e, int n,
+		   bool linked, tid_t tid)
 {
 	ext4_grpblk_t off;
 	ext4_group_t g;
@@ -248,6 +303,8 @@ static void retire(struct ext3snap_snap *snap, struct flush_entry *e, int n)
 			__free_page(e[i].entry);
 			atomic_long_dec(&snap->pending);
 		}
+		if (linked)
+			ext3snap_bij_linked(snap, e[i].seq, tid);
 	}
 }
 
@@ -263,10 +320,33 @@ static void drop_copies(struct ext3snap_snap *snap, struct flush_entry *e,
 			e[kept++] = e[i];
 			continue;
 		}
-		retire(snap, &e[i], 1);
+		retire(snap, &e[i], 1, false, 0);
 		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
 	}
 	*n = kept;
+}
+
+/* Up to FLUSH_BATCH entries the journal holds (all, if @any). */
+static int pick(struct ext3snap_snap *snap, struct flush_entry *e, bool any)
+{
+	unsigned long index;
+	void *entry;
+	int n = 0;
+
+	xa_lock(&snap->store);
+	xa_for_each(&snap->store, index, entry) {
+		if (!any && xa_get_mark(&snap->store, index,
+					EXT3SNAP_UNJOURNALED))
+			continue;
+		e[n].block = index;
+		e[n].entry = entry;
+		e[n].seq = xa_is_value(entry) ? xa_to_value(entry) :
+						page_private((struct page *)entry);
+		if (++n == FLUSH_BATCH)
+			break;
+	}
+	xa_unlock(&snap->store);
+	return n;
 }
 
 static int batch_credits(struct super_block *sb)
@@ -287,24 +367,34 @@ static int flush_batch(struct ext3snap_snap *snap)
 	struct flush_entry e[FLUSH_BATCH];
 	ext4_fsblk_t blk, goal = 0;
 	struct flush_io io;
-	unsigned long index;
 	handle_t *handle;
-	int n = 0, done, err = 0, err2;
-	void *entry;
+	int n, done, err = 0, err2;
+	tid_t tid;
 
 	/* Nothing can be written; remount_ro flushed what there was. */
 	if (sb_rdonly(sb))
 		return 0;
-	xa_for_each(&snap->store, index, entry) {
-		e[n].block = index;
-		e[n].entry = entry;
-		if (++n == FLUSH_BATCH)
-			break;
-	}
-	if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE || snap->deleting)
+	if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE ||
+	    snap->deleting) {
+		/* The journal is dead too: stop its writer first. */
+		mutex_lock(&snap->bij.lock);
+		smp_store_release(&snap->bij.ready, false);
+		mutex_unlock(&snap->bij.lock);
+		n = pick(snap, e, true);
 		drop_copies(snap, e, &n);
-	if (!n)
-		return !xa_empty(&snap->store);
+		if (!n)		/* each pass drops some: this ends */
+			return !xa_empty(&snap->store);
+	} else {
+		/* Only journaled entries: linking one does not make its
+		 * before-image durable before the origin's after-image.
+		 */
+		err = ext3snap_bij_sync(snap);
+		if (err)
+			return err;
+		n = pick(snap, e, false);
+		if (!n)
+			return 0;
+	}
 
 	atomic_set(&io.left, 1);
 	io.err = 0;
@@ -345,9 +435,10 @@ static int flush_batch(struct ext3snap_snap *snap)
 	if (!atomic_dec_and_test(&io.left))
 		wait_for_completion(&io.done);
 	err2 = ext4_mark_inode_dirty(handle, inode);
+	tid = handle->h_transaction->t_tid;
 	ext4_journal_stop(handle);
 	sb_end_intwrite(sb);
-	retire(snap, e, done);
+	retire(snap, e, done, true, tid);
 	wake_up_all(&snap->drained);
 	if (!err)
 		err = io.err ? io.err : err2;
@@ -368,6 +459,8 @@ int ext3snap_flush(struct ext3snap_snap *snap)
 		ret = flush_batch(snap);
 		cond_resched();
 	} while (ret > 0);
+	if (!ret && !sb_rdonly(snap->sb))
+		ret = ext3snap_bij_reclaim(snap);
 	mutex_unlock(&snap->flush_lock);
 	if (ret < 0) {
 		ext3snap_snap_break(snap, "cannot write copies to the snapshot file",
@@ -406,17 +499,23 @@ void ext3snap_kick(struct ext3snap_snap *snap)
 static bool store_low(struct ext3snap_snap *snap)
 {
 	/* Nothing drains a read-only filesystem (e.g. after an error). */
-	return atomic_long_read(&snap->pending) < STORE_HIGH / 2 ||
+	return (atomic_long_read(&snap->pending) < STORE_HIGH / 2 &&
+		ext3snap_bij_low(snap)) ||
 	       READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE ||
 	       sb_rdonly(snap->sb);
 }
 
-/* A writer holding no journal handle: wait while the store is full. */
+/*
+ * A writer holding no journal handle: wait while the store, or the
+ * journal ring, is too full.
+ */
 void ext3snap_throttle(struct ext3snap_snap *snap)
 {
 	ext3snap_kick(snap);
-	if (atomic_long_read(&snap->pending) < STORE_HIGH || !snap->inode)
+	if ((atomic_long_read(&snap->pending) < STORE_HIGH &&
+	     ext3snap_bij_low(snap)) || !snap->inode)
 		return;
+	mod_delayed_work(system_unbound_wq, &snap->flush_work, 0);
 	/* Rechecked every second: going read-only wakes nobody. */
 	while (!store_low(snap) && !fatal_signal_pending(current))
 		wait_event_killable_timeout(snap->drained, store_low(snap), HZ);

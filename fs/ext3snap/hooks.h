@@ -55,6 +55,15 @@ bool ext3snap_free_blocks(struct jbd2_journal_handle *handle,
 			  struct inode *inode, u64 block, unsigned long count,
 			  int flags);
 
+/*
+ * Before-image journal barriers (see Documentation/design.md): jbd2 is
+ * about to commit a transaction holding @inode's data (true if @inode is
+ * a snapshot file, whose "data" is the journal); a page of @inode is
+ * about to be written back.
+ */
+bool ext3snap_commit_barrier(struct inode *inode);
+void ext3snap_write_barrier(struct inode *inode);
+
 /* ioctls ext4 does not know; -ENOTTY if not ours either. */
 long ext3snap_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
 

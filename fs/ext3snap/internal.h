@@ -36,11 +36,53 @@ struct ext3snap_group {
 /*
  * A saved block lives in one of three places. Until the flusher has put it
  * into the snapshot file it has an entry in the store: a page holding a
- * copy, or EXT3SNAP_MOVED for a block freed by the origin and handed over
+ * copy, or a value entry for a block freed by the origin and handed over
  * as it is (its contents stay where they are). Without an entry it is in
  * the snapshot file, at logical block = its physical block at the instant.
+ *
+ * An entry carries EXT3SNAP_UNJOURNALED until the before-image journal
+ * holds it (bij.c). Until then a move's value is the jbd2 transaction that
+ * freed the block; after, a copy's page_private() and a move's value are
+ * the sequence number of its journal record.
  */
-#define EXT3SNAP_MOVED	xa_mk_value(1)
+#define EXT3SNAP_UNJOURNALED	XA_MARK_0
+
+/* Share of the journal ring an entry reserves (see bij.c). */
+#define EXT3SNAP_COPY_UNITS	(EXT3SNAP_BIJ_PER_DESC + 1)
+#define EXT3SNAP_MOVE_UNITS	1
+
+/* A journal record not yet reclaimed. */
+struct ext3snap_bij_rec {
+	u64 seq;
+	u32 pos;
+	u32 nblocks;
+	long units;			/* reservations it gives back */
+	u32 left;			/* its entries not yet in the file */
+	bool linked;			/* @tid is meaningful */
+	tid_t tid;			/* newest transaction that linked one */
+};
+
+/* The before-image journal of a snapshot: see bij.c. */
+struct ext3snap_bij {
+	struct mutex lock;		/* writing, reclaiming */
+	bool ready;			/* records may be written */
+	u32 len;			/* blocks, header included */
+	ext4_fsblk_t *map;		/* physical block of each position */
+	u32 flags;			/* EXT3SNAP_BIJ_* as on disk */
+	u32 head_pos;			/* where the next record goes */
+	u64 head_seq;
+	u32 tail_pos;			/* as in the header on disk */
+	u64 tail_seq;
+	struct ext3snap_bij_rec *recs;	/* ring of live records */
+	u32 recs_cap;
+	u32 recs_first;
+	u32 nrecs;
+	atomic_long_t reserved;		/* units held by entries */
+	long capacity;			/* units the ring can hold */
+	long soft;			/* writers without a handle wait above */
+	void *build;			/* records being written (bij.c) */
+	tid_t first_uncommitted;	/* at mount: moves before it count */
+};
 
 /* A run of journal blocks: written by jbd2 behind every hook's back. */
 struct ext3snap_extent {
@@ -65,6 +107,7 @@ struct ext3snap_snap {
 	ext4_fsblk_t journal_sb;
 
 	struct xarray store;
+	struct ext3snap_bij bij;
 	atomic_long_t pending;		/* copies in the store (pages) */
 	atomic_long_t pending_moves;	/* moved blocks not yet mapped */
 	atomic_long_t copied;
@@ -112,14 +155,32 @@ void ext3snap_drop_store(struct ext3snap_snap *snap);
 int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
 		    struct page *page, unsigned int offset);
 
+/* bij.c */
+void ext3snap_bij_init(struct ext3snap_snap *snap);
+void ext3snap_bij_free(struct ext3snap_snap *snap);
+int ext3snap_bij_create(struct ext3snap_snap *snap, struct inode *inode);
+void ext3snap_bij_arm(struct ext3snap_snap *snap, handle_t *handle,
+		      struct inode *inode);
+u32 ext3snap_bij_len(struct super_block *sb, struct ext3snap_snap *snap);
+int ext3snap_bij_load(struct ext3snap_snap *snap);
+int ext3snap_bij_reserve(struct ext3snap_snap *snap, long units);
+int ext3snap_bij_sync(struct ext3snap_snap *snap);
+void ext3snap_bij_linked(struct ext3snap_snap *snap, u64 seq, tid_t tid);
+int ext3snap_bij_reclaim(struct ext3snap_snap *snap);
+void ext3snap_bij_set_broken(struct ext3snap_snap *snap);
+bool ext3snap_bij_low(struct ext3snap_snap *snap);
+
 /* flush.c */
 void ext3snap_flush_worker(struct work_struct *work);
 int ext3snap_flush(struct ext3snap_snap *snap);
 void ext3snap_kick(struct ext3snap_snap *snap);
 void ext3snap_throttle(struct ext3snap_snap *snap);
 ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk);
+int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
+		       unsigned int count, unsigned long *bitmap);
 
 /* take.c */
+int ext3snap_find_journal(struct ext3snap_snap *snap);
 long ext3snap_take(struct file *dirf, void __user *arg);
 long ext3snap_delete(struct file *dirf, void __user *arg);
 long ext3snap_stat(struct file *filp, void __user *arg);

@@ -163,7 +163,7 @@ static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
 			zero_vec(v);
 		} else if (test_bit(off, grp->saved)) {
 			entry = xa_load(&snap->store, block + i);
-			if (entry == EXT3SNAP_MOVED)
+			if (xa_is_value(entry))
 				err = run_add(snap, &run, block + i, v);
 			else if (entry)
 				memcpy_to_page(v->bv_page, v->bv_offset,

@@ -9,6 +9,61 @@
 #include "internal.h"
 #include "hooks.h"
 
+/*
+ * Follow the snapshot the superblock names, from its last state on disk:
+ * what the before-image journal holds goes back into the store. A
+ * snapshot that cannot be followed is broken; the origin mounts anyway.
+ */
+static int load_snapshot(struct ext3snap_fs *fs)
+{
+	struct super_block *sb = fs->sb;
+	struct ext4_super_block *es = EXT4_SB(sb)->s_es;
+	unsigned long ino = le32_to_cpu(es->s_snapshot_inum);
+	struct ext3snap_snap *snap;
+	struct inode *inode;
+	int err;
+
+	if (!ino)
+		return 0;
+	inode = ext4_iget(sb, ino, EXT4_IGET_NORMAL);
+	if (IS_ERR(inode) || !S_ISREG(inode->i_mode) ||
+	    !ext3snap_is_snapfile(inode)) {
+		pr_err("%s: the snapshot file (inode %lu) is missing or damaged; run fsck.ext3snap\n",
+		       sb->s_id, ino);
+		if (!IS_ERR(inode))
+			iput(inode);
+		return 0;
+	}
+	snap = ext3snap_snap_alloc(sb, le32_to_cpu(es->s_snapshot_id));
+	if (!snap) {
+		iput(inode);
+		return -ENOMEM;
+	}
+	/* As at the take: no writer ever (see take.c). */
+	if (!atomic_dec_unless_positive(&inode->i_writecount)) {
+		iput(inode);
+		ext3snap_snap_put(snap);
+		return -ETXTBSY;
+	}
+	snap->inode = inode;
+	err = ext3snap_find_journal(snap);
+	if (!err)
+		err = ext4_inode_attach_jinode(inode);
+	if (!err)
+		err = ext3snap_bij_load(snap);
+	if (err == -ESTALE) {
+		snap->state = EXT3SNAP_STATE_BROKEN;
+		pr_warn("%s: snapshot %u is broken; delete it and take a new one\n",
+			sb->s_id, snap->id);
+	} else if (err) {
+		ext3snap_snap_break(snap, "cannot read its before-image journal",
+				    err);
+	}
+	rcu_assign_pointer(fs->active, snap);
+	ext3snap_kick(snap);
+	return 0;
+}
+
 int ext3snap_mount(struct super_block *sb)
 {
 	struct ext3snap_fs *fs;
@@ -25,14 +80,13 @@ int ext3snap_mount(struct super_block *sb)
 	fs->sb = sb;
 	mutex_init(&fs->lock);
 	EXT4_SB(sb)->s_ext3snap = fs;
-	return 0;
+	return load_snapshot(fs);
 }
 
 /*
  * Stop following the active snapshot: write out what is pending so the
- * snapshot file is complete on disk, then forget it in memory. A snapshot
- * left on disk this way is not followed again until a later version can
- * resume it (see Documentation/design.md).
+ * snapshot file is complete on disk, then forget it in memory. The next
+ * mount follows it again (load_snapshot()).
  */
 static void put_active(struct super_block *sb)
 {
@@ -124,6 +178,7 @@ struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id)
 	snap->state = EXT3SNAP_STATE_ACTIVE;
 	snap->blocks = ext4_blocks_count(EXT4_SB(sb)->s_es);
 	xa_init(&snap->store);
+	ext3snap_bij_init(snap);
 	mutex_init(&snap->flush_lock);
 	INIT_DELAYED_WORK(&snap->flush_work, ext3snap_flush_worker);
 	init_waitqueue_head(&snap->drained);
@@ -136,6 +191,7 @@ void ext3snap_snap_put(struct ext3snap_snap *snap)
 		return;
 	ext3snap_drop_store(snap);
 	ext3snap_free_groups(snap);
+	ext3snap_bij_free(snap);
 	kfree(snap->journal);
 	kfree(snap);
 }
@@ -188,5 +244,7 @@ void ext3snap_snap_break(struct ext3snap_snap *snap, const char *why, int err)
 		return;
 	pr_err("%s: snapshot %u is broken: %s (error %d); delete it and take a new one\n",
 	       snap->sb->s_id, snap->id, why, err);
+	/* So that it is still known broken after the next mount. */
+	ext3snap_bij_set_broken(snap);
 	wake_up_all(&snap->drained);
 }

@@ -55,8 +55,8 @@ static int check_supported(struct super_block *sb)
 			 "ext3snap: snapshots need an internal journal");
 		return -EOPNOTSUPP;
 	}
-	if ((u64)ext4_blocks_count(sbi->s_es) << sb->s_blocksize_bits >
-	    sbi->s_bitmap_maxbytes) {
+	if ((ext4_blocks_count(sbi->s_es) + ext3snap_bij_len(sb, NULL)) <<
+	    sb->s_blocksize_bits > sbi->s_bitmap_maxbytes) {
 		ext4_msg(sb, KERN_ERR,
 			 "ext3snap: filesystem too large for a snapshot file");
 		return -EFBIG;
@@ -82,7 +82,7 @@ static int check_supported(struct super_block *sb)
 }
 
 /* Remember where the journal lives (it is not copied; see read.c). */
-static int find_journal(struct ext3snap_snap *snap)
+int ext3snap_find_journal(struct ext3snap_snap *snap)
 {
 	journal_t *journal = EXT4_SB(snap->sb)->s_journal;
 	struct ext3snap_extent *ext = NULL, *bigger;
@@ -167,8 +167,15 @@ static int set_super(handle_t *handle, struct super_block *sb,
 		return err;
 	lock_buffer(sbi->s_sbh);
 	sbi->s_es->s_snapshot_inum = cpu_to_le32(ino);
-	if (ino)
+	if (ino) {
 		sbi->s_es->s_snapshot_id = cpu_to_le32(id);
+		/* Keeps the stock driver from writing behind our back. */
+		sbi->s_es->s_feature_ro_compat |=
+			cpu_to_le32(EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT);
+	} else {
+		sbi->s_es->s_feature_ro_compat &=
+			~cpu_to_le32(EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT);
+	}
 	ext4_superblock_csum_set(sb);
 	unlock_buffer(sbi->s_sbh);
 	return ext4_handle_dirty_metadata(handle, NULL, sbi->s_sbh);
@@ -192,7 +199,8 @@ static int set_snapfile(struct inode *inode, struct ext3snap_snap *snap,
 		inode->i_mode = S_IFREG | 0400;
 		inode->i_uid = GLOBAL_ROOT_UID;
 		inode->i_gid = GLOBAL_ROOT_GID;
-		i_size_write(inode, (loff_t)snap->blocks << sb->s_blocksize_bits);
+		i_size_write(inode, (loff_t)(snap->blocks + snap->bij.len) <<
+			     sb->s_blocksize_bits);
 		ei->i_disksize = inode->i_size;
 	} else {
 		ei->i_flags &= ~EXT3SNAP_SNAPFILE_FL;
@@ -203,6 +211,8 @@ static int set_snapfile(struct inode *inode, struct ext3snap_snap *snap,
 	inode_unlock(inode);
 	if (!err && on)
 		err = set_super(handle, sb, inode->i_ino, snap->id);
+	if (!err && on)
+		ext3snap_bij_arm(snap, handle, inode);
 	else if (!err &&
 		 le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum) == inode->i_ino)
 		err = set_super(handle, sb, 0, 0);
@@ -250,7 +260,11 @@ static int create_file(struct file *dirf, const char *name,
 		if (err)
 			goto remove;
 	}
-	err = set_snapfile(inode, snap, true);
+	err = ext4_inode_attach_jinode(inode);
+	if (!err)
+		err = ext3snap_bij_create(snap, inode);
+	if (!err)
+		err = set_snapfile(inode, snap, true);
 	if (err)
 		goto remove;
 	ihold(inode);
@@ -326,7 +340,7 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 	snap = ext3snap_snap_alloc(sb, id);
 	if (!snap)
 		goto unlock;
-	err = find_journal(snap);
+	err = ext3snap_find_journal(snap);
 	if (!err)
 		err = instant(fs, snap, &req.frozen_ns);
 	if (!err)

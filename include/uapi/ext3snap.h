@@ -73,8 +73,8 @@ struct ext3snap_ioc_stat {
 
 /*
  * Set while a snapshot exists (RO_COMPAT_HAS_SNAPSHOT): the stock driver
- * then mounts the filesystem read-only only. e2fsprogs calls it
- * "snapshot_bitmap".
+ * then mounts the filesystem read-only only. e2fsprogs 1.47 has no name
+ * for it (dumpe2fs shows "FEATURE_R7") and refuses it.
  */
 #define EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT	0x0080
 

@@ -37,6 +37,14 @@ log_clean() {
 $(new_log | tail -n 60)"
 }
 
+# Does the superblock of DEV carry RO_COMPAT_HAS_SNAPSHOT (0x80)? e2p has
+# no name for it ("FEATURE_R7"), so read s_feature_ro_compat directly.
+has_snapshot_flag() {
+	local v
+	v=$(dd if="$1" bs=1 skip=1124 count=4 status=none | od -An -tu4 | tr -d ' ')
+	[ $((v & 0x80)) -ne 0 ]
+}
+
 # Size in bytes of the filesystem on DEV (block count x block size).
 fs_bytes() {
 	dumpe2fs -h "$1" 2>/dev/null |
