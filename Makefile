@@ -4,6 +4,7 @@
 #
 #   make            modules (ext3snap.ko, ssdev.ko) and tools
 #   make check      unit tests, checkpatch, VM integration tests
+#   make check-long the power-cut test with 200 cuts
 #   make demo       install deps, build, boot the VM and show a snapshot
 #   make clean      back to git's state (keeps build/vm and build/src)
 #   make distclean  also drop the unpacked kernel image and sources
@@ -45,7 +46,7 @@ TOOLS		:= $(BIN)/e3snapconfig $(BIN)/ssdevconfig $(BIN)/fsck.ext3snap \
 LIB_OBJS	:= $(patsubst lib/%.c,$(LIBDIR)/%.o,$(wildcard lib/*.c))
 UNIT_TESTS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all modules tools kernel-check check check-unit check-vm checkpatch \
+.PHONY: all modules tools kernel-check check check-long check-unit check-vm checkpatch \
 	demo bench clean distclean deps quilt-env
 
 all: modules tools
@@ -146,6 +147,10 @@ $(B)/tests/bijcraft: tests/tools/bijcraft.c $(CRAFT) $(LIBDIR)/libext3snap.a
 
 check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(SRC_STAMP)
 	$(TOP)/scripts/run-tests $(if $(TESTS),--only "$(TESTS)")
+
+# The crash test with 200 power cuts instead of 20 (about 2 hours).
+check-long: all $(SRC_STAMP)
+	POWERCUT_CUTS=200 $(TOP)/scripts/run-tests --only powercut
 
 check-unit: $(UNIT_TESTS)
 	$(TOP)/scripts/run-tests --unit-only

@@ -35,10 +35,10 @@
 /* One record being built: the entries it names, to mark journaled. */
 struct rec_build {
 	struct page *desc_page;
-	unsigned long blocks[REC_MAX_BLOCKS];
 	u32 nblocks_named;
 	u32 ncopies;
 	long units;
+	unsigned long blocks[REC_MAX_BLOCKS];	/* last: not cleared */
 };
 
 /* Records written per cache flush at most. */
@@ -194,6 +194,7 @@ int ext3snap_bij_create(struct ext3snap_snap *snap, struct inode *inode)
 void ext3snap_bij_arm(struct ext3snap_snap *snap, handle_t *handle,
 		      struct inode *inode)
 {
+	/* Publishes the ring set up by ext3snap_bij_create(). */
 	smp_store_release(&snap->bij.ready, true);
 	ext4_jbd2_inode_add_write(handle, inode, 0, 1);
 }
@@ -300,8 +301,7 @@ static void collect(struct ext3snap_snap *snap, struct rec_build *rb,
 			e->e_len = cpu_to_le32(1);
 			if (copy) {
 				e->e_kind = cpu_to_le16(EXT3SNAP_BIJ_COPY);
-				e->e_crc = cpu_to_le32(
-					data_crc(page_address(entry)));
+				e->e_crc = cpu_to_le32(data_crc(page_address(entry)));
 				rb->ncopies++;
 			} else {
 				e->e_kind = cpu_to_le16(EXT3SNAP_BIJ_MOVE);
@@ -387,6 +387,7 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 	struct bij_io io;
 	int i, n, err = 0;
 
+	/* Pairs with the release that publishes the ring. */
 	if (!smp_load_acquire(&bij->ready) ||
 	    !xa_marked(&snap->store, EXT3SNAP_UNJOURNALED))
 		return 0;
@@ -516,8 +517,10 @@ int ext3snap_bij_reserve(struct ext3snap_snap *snap, long units)
 {
 	struct ext3snap_bij *bij = &snap->bij;
 
-	if (atomic_long_add_return(units, &bij->reserved) <= bij->capacity ||
-	    !smp_load_acquire(&bij->ready))
+	if (atomic_long_add_return(units, &bij->reserved) <= bij->capacity)
+		return 0;
+	/* Before the ring is published there is no capacity to keep to. */
+	if (!smp_load_acquire(&bij->ready))
 		return 0;
 	atomic_long_sub(units, &bij->reserved);
 	return -ENOSPC;
@@ -528,6 +531,7 @@ bool ext3snap_bij_low(struct ext3snap_snap *snap)
 {
 	struct ext3snap_bij *bij = &snap->bij;
 
+	/* @soft is only meaningful once the ring is published. */
 	return !smp_load_acquire(&bij->ready) ||
 	       atomic_long_read(&bij->reserved) < bij->soft;
 }
@@ -828,6 +832,7 @@ int ext3snap_bij_load(struct ext3snap_snap *snap)
 	bij->head_pos = pos;
 	bij->head_seq = seq;
 	bij_set_capacity(snap);
+	/* Publishes the ring and the records put back. */
 	smp_store_release(&bij->ready, true);
 	return 0;
 }

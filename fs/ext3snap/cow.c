@@ -161,6 +161,7 @@ void ext3snap_drop_store(struct ext3snap_snap *snap)
 
 	/* The journal writer may be reading copies: let it finish. */
 	mutex_lock(&snap->bij.lock);
+	/* Under the lock: no record is being written when it is seen. */
 	smp_store_release(&snap->bij.ready, false);
 	mutex_unlock(&snap->bij.lock);
 	xa_for_each(&snap->store, index, entry) {

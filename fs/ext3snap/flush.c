@@ -378,6 +378,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 	    snap->deleting) {
 		/* The journal is dead too: stop its writer first. */
 		mutex_lock(&snap->bij.lock);
+		/* Under the lock: no record is being written when seen. */
 		smp_store_release(&snap->bij.ready, false);
 		mutex_unlock(&snap->bij.lock);
 		n = pick(snap, e, true);

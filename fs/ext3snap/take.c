@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) "ext3snap: " fmt
 
 #include <linux/capability.h>
+#include <linux/file.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/posix_acl.h>
@@ -181,18 +182,23 @@ static int set_super(handle_t *handle, struct super_block *sb,
 	return ext4_handle_dirty_metadata(handle, NULL, sbi->s_sbh);
 }
 
+/*
+ * Credits of the transaction that publishes or retires a snapshot: the
+ * file's inode, the superblock, and the directory change nested in it.
+ */
+static int publish_credits(struct super_block *sb)
+{
+	return EXT4_DATA_TRANS_BLOCKS(sb) + EXT4_INDEX_EXTRA_TRANS_BLOCKS + 8;
+}
+
 /* Make @inode a snapshot file (or, with @on false, an ordinary one). */
-static int set_snapfile(struct inode *inode, struct ext3snap_snap *snap,
-			bool on)
+static int set_snapfile(handle_t *handle, struct inode *inode,
+			struct ext3snap_snap *snap, bool on)
 {
 	struct super_block *sb = inode->i_sb;
 	struct ext4_inode_info *ei = EXT4_I(inode);
-	handle_t *handle;
-	int err, err2;
+	int err;
 
-	handle = ext4_journal_start(inode, EXT4_HT_MISC, 4);
-	if (IS_ERR(handle))
-		return PTR_ERR(handle);
 	inode_lock(inode);
 	if (on) {
 		ei->i_flags |= EXT3SNAP_SNAPFILE_FL;
@@ -209,77 +215,124 @@ static int set_snapfile(struct inode *inode, struct ext3snap_snap *snap,
 	inode->i_ctime = current_time(inode);
 	err = ext4_mark_inode_dirty(handle, inode);
 	inode_unlock(inode);
-	if (!err && on)
+	return err;
+}
+
+/*
+ * Link the prepared file @tmp at @dentry, make it a snapshot file and name
+ * it in the superblock, in one transaction: after a crash there is either
+ * no snapshot (the unlinked file was an orphan, freed at mount) or all of
+ * it. Linking comes first: a snapshot file is immutable.
+ */
+static int publish(struct inode *dir, struct dentry *tmp,
+		   struct dentry *dentry, struct ext3snap_snap *snap)
+{
+	struct inode *inode = d_inode(tmp);
+	struct super_block *sb = dir->i_sb;
+	handle_t *handle;
+	int err, err2;
+
+	handle = ext4_journal_start(dir, EXT4_HT_DIR, publish_credits(sb));
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = vfs_link(tmp, &init_user_ns, dir, dentry, NULL);
+	if (!err)
+		err = set_snapfile(handle, inode, snap, true);
+	if (!err)
 		err = set_super(handle, sb, inode->i_ino, snap->id);
-	if (!err && on)
+	if (!err)
 		ext3snap_bij_arm(snap, handle, inode);
-	else if (!err &&
-		 le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum) == inode->i_ino)
-		err = set_super(handle, sb, 0, 0);
 	err2 = ext4_journal_stop(handle);
 	return err ? err : err2;
 }
 
-/* Create the snapshot file @name in @dirf's directory for @snap. */
+/*
+ * The reverse, also in one transaction: an ordinary file again, no longer
+ * in the superblock, unlinked (its blocks are freed from the orphan list).
+ */
+static int unpublish(struct inode *dir, struct dentry *dentry)
+{
+	struct inode *inode = d_inode(dentry);
+	struct super_block *sb = dir->i_sb;
+	handle_t *handle;
+	int err, err2;
+
+	handle = ext4_journal_start(dir, EXT4_HT_DIR, publish_credits(sb));
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = set_snapfile(handle, inode, NULL, false);
+	if (!err && le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum) ==
+		    inode->i_ino)
+		err = set_super(handle, sb, 0, 0);
+	if (!err)
+		err = vfs_unlink(&init_user_ns, dir, dentry, NULL);
+	err2 = ext4_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/*
+ * Create the snapshot file @name in @dirf's directory for @snap: prepared
+ * unlinked (an O_TMPFILE), then published.
+ */
 static int create_file(struct file *dirf, const char *name,
 		       struct ext3snap_snap *snap)
 {
 	struct dentry *parent = dirf->f_path.dentry;
 	struct inode *dir = d_inode(parent), *inode;
 	struct dentry *dentry;
+	struct file *tmp;
 	bool denied = false;
 	int err;
 
 	err = mnt_want_write_file(dirf);
 	if (err)
 		return err;
+	tmp = vfs_tmpfile_open(&init_user_ns, &dirf->f_path, S_IFREG | 0400,
+			       O_RDONLY, current_cred());
+	if (IS_ERR(tmp)) {
+		mnt_drop_write_file(dirf);
+		return PTR_ERR(tmp);
+	}
+	inode = file_inode(tmp);
+	/* No writer ever: opening it for write now fails (ETXTBSY). */
+	denied = atomic_dec_unless_positive(&inode->i_writecount);
+	err = denied ? 0 : -ETXTBSY;
+	/* An inherited ACL could let others read the snapshot. */
+	if (!err && IS_POSIXACL(inode))
+		err = set_posix_acl(&init_user_ns, inode, ACL_TYPE_ACCESS,
+				    NULL);
+	if (!err)
+		err = ext4_inode_attach_jinode(inode);
+	if (!err)
+		err = ext3snap_bij_create(snap, inode);
+	if (err)
+		goto out;
+
 	inode_lock_nested(dir, I_MUTEX_PARENT);
 	dentry = lookup_one_len(name, parent, strlen(name));
 	if (IS_ERR(dentry)) {
 		err = PTR_ERR(dentry);
-		goto unlock;
-	}
-	if (d_really_is_positive(dentry)) {
+	} else {
 		err = -EEXIST;
-		goto put;
+		if (d_really_is_negative(dentry)) {
+			err = publish(dir, tmp->f_path.dentry, dentry, snap);
+			/* Linked but not published: take it away again. */
+			if (err && d_really_is_positive(dentry))
+				unpublish(dir, dentry);
+		}
+		dput(dentry);
 	}
-	err = vfs_create(&init_user_ns, dir, dentry, S_IFREG | 0400, true);
-	if (err)
-		goto put;
-	inode = d_inode(dentry);
-	/* No writer ever: opening it for write now fails (ETXTBSY). */
-	denied = atomic_dec_unless_positive(&inode->i_writecount);
-	if (!denied) {
-		err = -ETXTBSY;
-		goto remove;
+	inode_unlock(dir);
+	if (!err) {
+		ihold(inode);
+		/* From here on freed blocks move into the file. */
+		smp_store_release(&snap->inode, inode);
+		denied = false;		/* kept until the snapshot is let go */
 	}
-	/* An inherited ACL could let others read the snapshot. */
-	if (IS_POSIXACL(inode)) {
-		err = set_posix_acl(&init_user_ns, inode, ACL_TYPE_ACCESS,
-				    NULL);
-		if (err)
-			goto remove;
-	}
-	err = ext4_inode_attach_jinode(inode);
-	if (!err)
-		err = ext3snap_bij_create(snap, inode);
-	if (!err)
-		err = set_snapfile(inode, snap, true);
-	if (err)
-		goto remove;
-	ihold(inode);
-	/* From here on freed blocks move into the file instead of copying. */
-	smp_store_release(&snap->inode, inode);
-	goto put;
-remove:
+out:
 	if (denied)
 		atomic_inc(&inode->i_writecount);
-	set_snapfile(inode, snap, false);
-	vfs_unlink(&init_user_ns, dir, dentry, NULL);
-put:
-	dput(dentry);
-unlock:
-	inode_unlock(dir);
+	fput(tmp);
 	mnt_drop_write_file(dirf);
 	return err;
 }
@@ -414,9 +467,7 @@ long ext3snap_delete(struct file *dirf, void __user *arg)
 		ext3snap_release(snap);
 		ext3snap_snap_put(snap);
 	}
-	err = set_snapfile(inode, NULL, false);
-	if (!err)
-		err = vfs_unlink(&init_user_ns, dir, dentry, NULL);
+	err = unpublish(dir, dentry);
 unlock_fs:
 	mutex_unlock(&fs->lock);
 put:

@@ -19,10 +19,12 @@ must_fail() {
 mark_log() { LOG_MARK=$(dmesg | wc -l); }
 new_log() { dmesg | tail -n +$((LOG_MARK + 1)); }
 
-# e2fsck -fn must report a clean filesystem.
+# The filesystem must be clean: fsck.ext3snap -fn, which checks the
+# snapshot's structures and runs e2fsck -fn (plain e2fsck refuses a
+# filesystem that has a snapshot).
 fsck_clean() {
 	local out
-	out=$(e2fsck -fn "$1" 2>&1) || fail "e2fsck -fn $1 is not clean:
+	out=$(fsck.ext3snap -fn "$1" 2>&1) || fail "fsck.ext3snap -fn $1 is not clean:
 $out"
 }
 
