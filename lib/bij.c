@@ -419,6 +419,9 @@ static int later_record_exists(struct scan *s, __u64 seq, errcode_t *err)
 		if (ext2fs_le32_to_cpu(d->d_magic) == EXT3SNAP_BIJ_DESC_MAGIC &&
 		    ext2fs_le32_to_cpu(d->d_snap_id) == s->h.snap_id &&
 		    ext2fs_le64_to_cpu(d->d_seq) > seq &&
+		    /* Flushed after SEQ's flush, not torn along with it. */
+		    ext2fs_le64_to_cpu(d->d_seq) -
+		    ext2fs_le32_to_cpu(d->d_batch) > seq &&
 		    ext2fs_le32_to_cpu(d->d_crc) == e3s_bij_block_crc(s->desc,
 				offsetof(struct ext3snap_bij_desc, d_crc)))
 			return 1;

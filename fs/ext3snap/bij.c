@@ -339,7 +339,7 @@ static void mark_journaled(struct ext3snap_snap *snap, struct rec_build *rb,
 
 /* Write one record from @rb at the head; caller holds bij->lock. */
 static int write_record(struct ext3snap_snap *snap, struct rec_build *rb,
-			struct bij_io *io)
+			struct bij_io *io, u32 batch)
 {
 	struct ext3snap_bij *bij = &snap->bij;
 	struct ext3snap_bij_desc *d = page_address(rb->desc_page);
@@ -355,6 +355,7 @@ static int write_record(struct ext3snap_snap *snap, struct rec_build *rb,
 	d->d_snap_id = cpu_to_le32(snap->id);
 	d->d_seq = cpu_to_le64(bij->head_seq);
 	d->d_nblocks = cpu_to_le32(rb->ncopies);
+	d->d_batch = cpu_to_le32(batch);
 	d->d_crc = cpu_to_le32(desc_crc(d));
 	submit_block(snap, io, pos, rb->desc_page);
 	for (i = 0; i < rb->nblocks_named; i++) {
@@ -410,7 +411,7 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 				__free_page(rb[n].desc_page);
 				break;
 			}
-			err = write_record(snap, &rb[n], &io);
+			err = write_record(snap, &rb[n], &io, n);
 			if (err) {
 				__free_page(rb[n].desc_page);
 				break;
@@ -640,6 +641,47 @@ invalid:
 	return 0;
 }
 
+/*
+ * The journal ended where record @seq should be (at @pos or 1). Was it
+ * damaged rather than torn? Yes if a whole descriptor follows that was
+ * flushed after it, or one with a higher number sits where it should be:
+ * records are flushed in order, so the missing one had been complete.
+ */
+static bool damaged_end(struct ext3snap_snap *snap, u32 pos, u64 seq)
+{
+	struct ext3snap_bij *bij = &snap->bij;
+	struct ext3snap_bij_desc *d;
+	struct page *page;
+	bool bad = false;
+	u32 i, p;
+	int err;
+
+	for (i = 0; i < 2 * REC_MAX + 1 && !bad; i++) {
+		/* The expected place, the next record's, the ring's start. */
+		if (i == 0)
+			p = pos;
+		else if (i <= REC_MAX)
+			p = pos + i;
+		else
+			p = i - REC_MAX;
+		if (p < 1 || p >= bij->len)
+			continue;
+		page = read_pos(snap, p, &err);
+		if (!page)
+			return false;
+		d = page_address(page);
+		if (le32_to_cpu(d->d_magic) == EXT3SNAP_BIJ_DESC_MAGIC &&
+		    le32_to_cpu(d->d_snap_id) == snap->id &&
+		    le32_to_cpu(d->d_crc) == desc_crc(d) &&
+		    le64_to_cpu(d->d_seq) > seq &&
+		    (p == pos ||
+		     le64_to_cpu(d->d_seq) - le32_to_cpu(d->d_batch) > seq))
+			bad = true;
+		__free_page(page);
+	}
+	return bad;
+}
+
 /* Has the transaction @tid committed before the crash? */
 static bool committed(struct ext3snap_snap *snap, tid_t tid)
 {
@@ -826,6 +868,11 @@ int ext3snap_bij_load(struct ext3snap_snap *snap)
 	kfree(rr);
 	if (ret < 0)
 		return ret;
+	if (damaged_end(snap, pos, seq)) {
+		pr_err("%s: snapshot %u: before-image journal record %llu is damaged\n",
+		       snap->sb->s_id, snap->id, seq);
+		return -EUCLEAN;
+	}
 	if (seq != bij->tail_seq)
 		pr_info("%s: snapshot %u: %llu before-image records replayed\n",
 			snap->sb->s_id, snap->id, seq - bij->tail_seq);

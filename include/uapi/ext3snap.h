@@ -127,7 +127,7 @@ struct ext3snap_bij_desc {
 	__le32	d_count;		/* entries */
 	__le32	d_nblocks;		/* data blocks after this one */
 	__le32	d_crc;
-	__le32	d_reserved;
+	__le32	d_batch;		/* records before it in its cache flush */
 	struct ext3snap_bij_entry d_entries[];
 };
 
