@@ -23,9 +23,19 @@
 #include <linux/blkdev.h>
 #include <linux/crc32c.h>
 #include <linux/highmem.h>
+#include <linux/module.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include "internal.h"
+
+/*
+ * For measuring what the journal costs (bench/bij-cost.sh) only: with it
+ * off nothing is journaled, and a crash can leave a snapshot wrong.
+ */
+static bool journal_before_images = true;
+module_param(journal_before_images, bool, 0644);
+MODULE_PARM_DESC(journal_before_images,
+		 "journal before-images (default Y; N only to measure the cost: snapshots are then not crash-safe)");
 
 /* The longest record: a descriptor and a full load of copies. */
 #define REC_MAX		(1 + EXT3SNAP_BIJ_PER_DESC)
@@ -337,6 +347,24 @@ static void mark_journaled(struct ext3snap_snap *snap, struct rec_build *rb,
 	xa_unlock(xa);
 }
 
+/* Journal off: let every entry through as if journaled, in no record. */
+static void skip_journal(struct ext3snap_snap *snap)
+{
+	struct xarray *xa = &snap->store;
+	unsigned long index;
+	void *entry;
+
+	xa_lock(xa);
+	xa_for_each_marked(xa, index, entry, EXT3SNAP_UNJOURNALED) {
+		if (xa_is_value(entry))
+			__xa_store(xa, index, xa_mk_value(0), GFP_ATOMIC);
+		else
+			set_page_private(entry, 0);
+		__xa_clear_mark(xa, index, EXT3SNAP_UNJOURNALED);
+	}
+	xa_unlock(xa);
+}
+
 /* Write one record from @rb at the head; caller holds bij->lock. */
 static int write_record(struct ext3snap_snap *snap, struct rec_build *rb,
 			struct bij_io *io, u32 batch)
@@ -393,6 +421,8 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 	    !xa_marked(&snap->store, EXT3SNAP_UNJOURNALED))
 		return 0;
 	mutex_lock(&bij->lock);
+	if (!READ_ONCE(journal_before_images))
+		skip_journal(snap);
 	while (!err && bij->ready &&
 	       xa_marked(&snap->store, EXT3SNAP_UNJOURNALED)) {
 		atomic_set(&io.left, 1);
@@ -517,6 +547,9 @@ int ext3snap_bij_reclaim(struct ext3snap_snap *snap)
 int ext3snap_bij_reserve(struct ext3snap_snap *snap, long units)
 {
 	struct ext3snap_bij *bij = &snap->bij;
+
+	if (!READ_ONCE(journal_before_images))
+		return 0;
 
 	if (atomic_long_add_return(units, &bij->reserved) <= bij->capacity)
 		return 0;
