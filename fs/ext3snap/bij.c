@@ -392,6 +392,16 @@ static int write_record(struct ext3snap_snap *snap, struct rec_build *rb,
 		if (entry && !xa_is_value(entry))
 			submit_block(snap, io, pos + 1 + k++, entry);
 	}
+	/* A small record takes more ring than its entries reserved (a
+	 * whole descriptor for a move or two): charge the difference, so the
+	 * reservation never falls below what the ring really holds.
+	 */
+	if ((long)n * EXT3SNAP_BIJ_PER_DESC > rb->units) {
+		long extra = (long)n * EXT3SNAP_BIJ_PER_DESC - rb->units;
+
+		atomic_long_add(extra, &bij->reserved);
+		rb->units += extra;
+	}
 	r = rec_at(bij, bij->nrecs++);
 	r->seq = bij->head_seq;
 	r->pos = pos;
