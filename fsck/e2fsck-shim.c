@@ -86,10 +86,22 @@ static int is_device(int fd)
 	return ret;
 }
 
+/*
+ * The flag as the disk last showed it: -1 before any read. A superblock
+ * that journal recovery writes carries its own flag; one e2fsck writes
+ * back from memory lacks it and gets the disk's.
+ */
+static int disk_flag = -1;
+
 static void hide_flag(void *buf, off_t off, ssize_t got, int fd)
 {
-	if (got > 0 && covers(off, got) && is_device(fd))
-		((unsigned char *)buf)[FLAG_BYTE - off] &= ~FLAG_BIT;
+	unsigned char *p;
+
+	if (got > 0 && covers(off, got) && is_device(fd)) {
+		p = (unsigned char *)buf + (FLAG_BYTE - off);
+		disk_flag = !!(*p & FLAG_BIT);
+		*p &= ~FLAG_BIT;
+	}
 }
 
 /* BUF, or a copy of it with the flag set if the write covers the flag. */
@@ -98,6 +110,12 @@ static const void *keep_flag(const void *buf, size_t n, off_t off, int fd,
 {
 	*copy = NULL;
 	if (!covers(off, n) || !is_device(fd))
+		return buf;
+	/* Journal recovery writing a superblock that has it, or a disk that
+	 * never had it: the write goes out as it is.
+	 */
+	if ((((const unsigned char *)buf)[FLAG_BYTE - off] & FLAG_BIT) ||
+	    disk_flag != 1)
 		return buf;
 	*copy = malloc(n);
 	if (!*copy)

@@ -624,7 +624,10 @@ int main(int argc, char **argv)
 
 	if (open_fs(o.dev, 0, &fs))
 		return FSCK_ERROR;
-	snap = has_flag(fs) || fs->super->s_snapshot_inum;
+	/* A journal to recover may hold a take: the flag would appear. */
+	snap = has_flag(fs) || fs->super->s_snapshot_inum ||
+	       (o.mode != 'n' &&
+		ext2fs_has_feature_journal_needs_recovery(fs->super));
 	ext2fs_close_free(&fs);
 	if (!snap) {
 		/* Nothing of ours on it: e2fsck alone, as it is. */

@@ -6,7 +6,9 @@
 # fsck.ext3snap -y first on odd cuts) and checks: the snapshot image is
 # byte-identical to the instant, its manifest equals the reference, both
 # filesystems are fsck-clean, every file whose fsync returned before the
-# cut is intact, and no kernel log had a warning.
+# cut is intact, and no kernel log had a warning. A second disk takes and
+# deletes a snapshot in a loop: after a cut it holds a whole snapshot or
+# none, never a half-made one.
 #
 # POWERCUT_CUTS (default 20) sets the number of cuts; make check-long runs
 # 200. POWERCUT_SEED makes the cut moments reproducible.
@@ -19,13 +21,15 @@ guest=$top/tests/tools/powercut-guest
 rm -rf "$work"
 mkdir -p "$work"
 img=$work/origin.img
+imgb=$work/takes.img
 truncate -s 96M "$img"
+truncate -s 64M "$imgb"
 RANDOM=$seed
 echo "snap-powercut: $cuts cuts, seed $seed"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$top/scripts/vm-run" --disk "a:$img" --cache none --timeout 300 -- \
+"$top/scripts/vm-run" --disk "a:$img" --disk "b:$imgb" --cache none --timeout 300 -- \
 	"$guest" setup >"$work/setup.log" 2>&1 || {
 	cat "$work/setup.log"; fail "setup run failed"; }
 refsha=$(sed -n 's/^REF-SHA \([0-9a-f]*\).*/\1/p' "$work/setup.log" | tr -d '\r')
@@ -38,7 +42,7 @@ sed -n '/^==MANIFEST==/,/^==END==/p' "$work/setup.log" | tr -d '\r' |
 # One run: check the previous cut, start the workload, cut the power.
 cut_run() {
 	local n=$1 log=$work/cut$1.log delay pid i
-	"$top/scripts/vm-run" --disk "a:$img" --cache none --timeout 400 -- \
+	"$top/scripts/vm-run" --disk "a:$img" --disk "b:$imgb" --cache none --timeout 400 -- \
 		"$guest" cut "$n" "$work/ref.manifest" "$work/durable" "$refsha" \
 		>"$log" 2>&1 &
 	pid=$!
@@ -69,7 +73,7 @@ cut_run() {
 for n in $(seq 0 $((cuts - 1))); do
 	cut_run "$n"
 done
-"$top/scripts/vm-run" --disk "a:$img" --cache none --timeout 400 -- \
+"$top/scripts/vm-run" --disk "a:$img" --disk "b:$imgb" --cache none --timeout 400 -- \
 	"$guest" final "$cuts" "$work/ref.manifest" "$work/durable" "$refsha" \
 	>"$work/final.log" 2>&1 || { cat "$work/final.log"; fail "the last recovery failed"; }
 tail -n 3 "$work/final.log"
