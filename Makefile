@@ -5,6 +5,7 @@
 #   make            modules (ext3snap.ko, ssdev.ko) and tools
 #   make check      unit tests, checkpatch, VM integration tests
 #   make check-long the power-cut test with 200 cuts
+#   make bench      the benchmark (about 50 minutes, one VM)
 #   make demo       install deps, build, boot the VM and show a snapshot
 #   make clean      back to git's state (keeps build/vm and build/src)
 #   make distclean  also drop the unpacked kernel image and sources
@@ -161,6 +162,13 @@ checkpatch: $(SRC_STAMP)
 demo: deps
 	$(MAKE) all
 	$(TOP)/scripts/vm-run --disk demo:1G --timeout 600 -- $(TOP)/scripts/demo.sh
+
+# ---- benchmark -------------------------------------------------------------
+
+# Issue 6: every configuration side by side in one VM (Documentation/bench.md);
+# writes bench/results/<date>-<kernel>.{md,png} and the raw figures.
+bench: all
+	$(TOP)/bench/run $(if $(RUNS),--runs $(RUNS))
 
 # ---- cleaning --------------------------------------------------------------
 
