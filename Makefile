@@ -144,9 +144,16 @@ $(B)/tests/bijcraft: tests/tools/bijcraft.c $(CRAFT) $(LIBDIR)/libext3snap.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/tools -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)
 
+# Replaying dm-log-writes logs: the VM test snap-logwrites and its unit test.
+LOGW		:= tests/tools/logwrites.c tests/tools/logwrites.h
+$(B)/tests/test_logwrites: $(LOGW)
+$(B)/tests/logreplay: tests/tools/logreplay.c $(LOGW)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^)
+
 # ---- tests ---------------------------------------------------------------
 
-check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(SRC_STAMP)
+check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/logreplay $(SRC_STAMP)
 	$(TOP)/scripts/run-tests $(if $(TESTS),--only "$(TESTS)")
 
 # The crash test with 200 power cuts instead of 20 (about 2 hours).
