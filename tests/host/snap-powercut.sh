@@ -22,7 +22,7 @@ rm -rf "$work"
 mkdir -p "$work"
 img=$work/origin.img
 imgb=$work/takes.img
-truncate -s 96M "$img"
+truncate -s 128M "$img"
 truncate -s 64M "$imgb"
 RANDOM=$seed
 echo "snap-powercut: $cuts cuts, seed $seed"
@@ -60,12 +60,13 @@ cut_run() {
 	sleep "$delay"
 	pkill -KILL -f "qemu-system-x86_64.*file=$img," || fail "cut $n: no QEMU to kill"
 	wait "$pid" || true
-	tr -d '\r' <"$log" | sed -n 's/^DURABLE //p' >>"$work/durable"
+	# Each run checks the files of the cut before, then removes them.
+	tr -d '\r' <"$log" | sed -n 's/^DURABLE //p' >"$work/durable"
 	if tr -d '\r' <"$log" | grep -E 'BUG|WARNING|Oops|general protection|Call Trace|hung task|soft lockup|RCU stall'; then
 		cat "$log"
 		fail "cut $n: the kernel log shows a problem during the workload"
 	fi
-	printf 'cut %2d after %5ss of workload: %s fsync'\''d files so far; previous cut %s\n' \
+	printf 'cut %2d after %5ss of workload: %s fsync'\''d files to check; previous cut %s\n' \
 		"$n" "$delay" "$(wc -l <"$work/durable")" \
 		"$(tr -d '\r' <"$log" | grep -qE '^(--- .*cut|    [0-9]+ fsync)' && echo checked || echo -)"
 }
