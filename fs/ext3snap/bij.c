@@ -325,6 +325,17 @@ static void collect(struct ext3snap_snap *snap, struct rec_build *rb,
 	d->d_count = cpu_to_le32(count);
 }
 
+/* @entry at @index now belongs to record @seq; caller holds xa_lock. */
+static void set_journaled(struct xarray *xa, unsigned long index, void *entry,
+			  u64 seq)
+{
+	if (xa_is_value(entry))
+		__xa_store(xa, index, xa_mk_value(seq), GFP_ATOMIC);
+	else
+		set_page_private(entry, seq);
+	__xa_clear_mark(xa, index, EXT3SNAP_UNJOURNALED);
+}
+
 /* After the flush: the entries of @rb now belong to record @seq. */
 static void mark_journaled(struct ext3snap_snap *snap, struct rec_build *rb,
 			   u64 seq)
@@ -336,13 +347,8 @@ static void mark_journaled(struct ext3snap_snap *snap, struct rec_build *rb,
 	xa_lock(xa);
 	for (i = 0; i < rb->nblocks_named; i++) {
 		entry = xa_load(xa, rb->blocks[i]);
-		if (!entry)
-			continue;
-		if (xa_is_value(entry))
-			__xa_store(xa, rb->blocks[i], xa_mk_value(seq), GFP_ATOMIC);
-		else
-			set_page_private(entry, seq);
-		__xa_clear_mark(xa, rb->blocks[i], EXT3SNAP_UNJOURNALED);
+		if (entry)
+			set_journaled(xa, rb->blocks[i], entry, seq);
 	}
 	xa_unlock(xa);
 }
@@ -355,13 +361,8 @@ static void skip_journal(struct ext3snap_snap *snap)
 	void *entry;
 
 	xa_lock(xa);
-	xa_for_each_marked(xa, index, entry, EXT3SNAP_UNJOURNALED) {
-		if (xa_is_value(entry))
-			__xa_store(xa, index, xa_mk_value(0), GFP_ATOMIC);
-		else
-			set_page_private(entry, 0);
-		__xa_clear_mark(xa, index, EXT3SNAP_UNJOURNALED);
-	}
+	xa_for_each_marked(xa, index, entry, EXT3SNAP_UNJOURNALED)
+		set_journaled(xa, index, entry, 0);
 	xa_unlock(xa);
 }
 
@@ -478,6 +479,18 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 		smp_store_release(&bij->ready, false);
 	}
 	return err;
+}
+
+/*
+ * No record is written from now on (the snapshot is broken, deleted or
+ * let go); returns once no writer is reading the store's copies.
+ */
+void ext3snap_bij_stop(struct ext3snap_snap *snap)
+{
+	mutex_lock(&snap->bij.lock);
+	/* Under the lock: no record is being written when it is seen. */
+	smp_store_release(&snap->bij.ready, false);
+	mutex_unlock(&snap->bij.lock);
 }
 
 /* An entry of record @seq is in the file, linked by transaction @tid. */

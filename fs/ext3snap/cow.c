@@ -160,10 +160,7 @@ void ext3snap_drop_store(struct ext3snap_snap *snap)
 	long lost = 0;
 
 	/* The journal writer may be reading copies: let it finish. */
-	mutex_lock(&snap->bij.lock);
-	/* Under the lock: no record is being written when it is seen. */
-	smp_store_release(&snap->bij.ready, false);
-	mutex_unlock(&snap->bij.lock);
+	ext3snap_bij_stop(snap);
 	xa_for_each(&snap->store, index, entry) {
 		if (xa_is_value(entry)) {
 			lost++;
@@ -559,6 +556,19 @@ out:
 	return handled;
 }
 
+/* Journal what the active snapshot holds unjournaled, if there is one. */
+static void sync_active(struct ext3snap_fs *fs)
+{
+	struct ext3snap_snap *snap;
+	int idx;
+
+	idx = srcu_read_lock(&fs->srcu);
+	snap = srcu_dereference(fs->active, &fs->srcu);
+	if (snap)
+		ext3snap_bij_sync(snap);
+	srcu_read_unlock(&fs->srcu, idx);
+}
+
 /*
  * jbd2 is committing a transaction the snapshot file joined: journal the
  * before-images first. True if @inode is a snapshot file (nothing else of
@@ -567,18 +577,11 @@ out:
 bool ext3snap_commit_barrier(struct inode *inode)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
-	struct ext3snap_snap *snap;
-	int idx;
 
 	if (!ext3snap_is_snapfile(inode))
 		return false;
-	if (!fs)
-		return true;
-	idx = srcu_read_lock(&fs->srcu);
-	snap = srcu_dereference(fs->active, &fs->srcu);
-	if (snap)
-		ext3snap_bij_sync(snap);
-	srcu_read_unlock(&fs->srcu, idx);
+	if (fs)
+		sync_active(fs);
 	return true;
 }
 
@@ -586,14 +589,7 @@ bool ext3snap_commit_barrier(struct inode *inode)
 void ext3snap_write_barrier(struct inode *inode)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
-	struct ext3snap_snap *snap;
-	int idx;
 
-	if (!fs || !rcu_access_pointer(fs->active))
-		return;
-	idx = srcu_read_lock(&fs->srcu);
-	snap = srcu_dereference(fs->active, &fs->srcu);
-	if (snap)
-		ext3snap_bij_sync(snap);
-	srcu_read_unlock(&fs->srcu, idx);
+	if (fs && rcu_access_pointer(fs->active))
+		sync_active(fs);
 }

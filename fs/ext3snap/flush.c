@@ -377,10 +377,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 	if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE ||
 	    snap->deleting) {
 		/* The journal is dead too: stop its writer first. */
-		mutex_lock(&snap->bij.lock);
-		/* Under the lock: no record is being written when seen. */
-		smp_store_release(&snap->bij.ready, false);
-		mutex_unlock(&snap->bij.lock);
+		ext3snap_bij_stop(snap);
 		n = pick(snap, e, true);
 		drop_copies(snap, e, &n);
 		if (!n)		/* each pass drops some: this ends */

@@ -133,6 +133,13 @@ static inline struct ext3snap_fs *EXT3SNAP_FS(struct super_block *sb)
 	return EXT4_SB(sb)->s_ext3snap;
 }
 
+/* The active snapshot (or NULL), for a caller holding @fs->lock. */
+static inline struct ext3snap_snap *ext3snap_active_locked(struct ext3snap_fs *fs)
+{
+	return rcu_dereference_protected(fs->active,
+					 lockdep_is_held(&fs->lock));
+}
+
 static inline bool ext3snap_is_snapfile(struct inode *inode)
 {
 	return EXT4_I(inode)->i_flags & EXT3SNAP_SNAPFILE_FL;
@@ -165,6 +172,7 @@ u32 ext3snap_bij_len(struct super_block *sb, struct ext3snap_snap *snap);
 int ext3snap_bij_load(struct ext3snap_snap *snap);
 int ext3snap_bij_reserve(struct ext3snap_snap *snap, long units);
 int ext3snap_bij_sync(struct ext3snap_snap *snap);
+void ext3snap_bij_stop(struct ext3snap_snap *snap);
 void ext3snap_bij_linked(struct ext3snap_snap *snap, u64 seq, tid_t tid);
 int ext3snap_bij_reclaim(struct ext3snap_snap *snap);
 void ext3snap_bij_set_broken(struct ext3snap_snap *snap);

@@ -37,8 +37,7 @@ struct ext3snap_snap *ext3snap_bind(struct file *file)
 		return ERR_PTR(-EINVAL);
 	fs = EXT3SNAP_FS(inode->i_sb);
 	mutex_lock(&fs->lock);
-	snap = rcu_dereference_protected(fs->active,
-					 lockdep_is_held(&fs->lock));
+	snap = ext3snap_active_locked(fs);
 	if (!snap || snap->inode != inode) {
 		snap = ERR_PTR(-ENODATA);
 	} else if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE) {

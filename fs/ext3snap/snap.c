@@ -96,8 +96,7 @@ static void put_active(struct super_block *sb)
 	if (!fs)
 		return;
 	mutex_lock(&fs->lock);
-	snap = rcu_dereference_protected(fs->active,
-					 lockdep_is_held(&fs->lock));
+	snap = ext3snap_active_locked(fs);
 	if (snap) {
 		ext3snap_deactivate(fs, snap);
 		ext3snap_release(snap);
@@ -129,8 +128,7 @@ void ext3snap_remount_ro(struct super_block *sb)
 	if (!fs)
 		return;
 	mutex_lock(&fs->lock);
-	snap = rcu_dereference_protected(fs->active,
-					 lockdep_is_held(&fs->lock));
+	snap = ext3snap_active_locked(fs);
 	if (snap && snap->inode)
 		ext3snap_flush(snap);	/* breaks the snapshot on failure */
 	mutex_unlock(&fs->lock);

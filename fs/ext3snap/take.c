@@ -451,8 +451,7 @@ long ext3snap_delete(struct file *dirf, void __user *arg)
 		goto put;
 
 	mutex_lock(&fs->lock);
-	snap = rcu_dereference_protected(fs->active,
-					 lockdep_is_held(&fs->lock));
+	snap = ext3snap_active_locked(fs);
 	if (snap && snap->inode != inode)
 		snap = NULL;
 	err = -EBUSY;
@@ -498,8 +497,7 @@ long ext3snap_stat(struct file *filp, void __user *arg)
 	memset(&req, 0, sizeof(req));
 	req.flags = flags;
 	mutex_lock(&fs->lock);
-	snap = rcu_dereference_protected(fs->active,
-					 lockdep_is_held(&fs->lock));
+	snap = ext3snap_active_locked(fs);
 	if (snap && snap->inode == inode) {
 		if (req.flags & EXT3SNAP_STAT_FLUSH)
 			ext3snap_flush(snap);
