@@ -240,6 +240,10 @@ const char *e3s_state_name(unsigned int state)
 		return "broken";
 	case EXT3SNAP_STATE_INACTIVE:
 		return "inactive";
+	case EXT3SNAP_STATE_OK:
+		return "ok";
+	case EXT3SNAP_STATE_DELETING:
+		return "deleting";
 	}
 	return "unknown";
 }

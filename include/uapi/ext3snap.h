@@ -52,6 +52,9 @@ enum ext3snap_snap_state {
 	EXT3SNAP_STATE_ACTIVE	= 1,	/* receiving copies, correct */
 	EXT3SNAP_STATE_BROKEN	= 2,	/* lost a copy: do not trust */
 	EXT3SNAP_STATE_INACTIVE	= 3,	/* on disk but not followed */
+	EXT3SNAP_STATE_OK	= 4,	/* older than the active one: complete */
+	EXT3SNAP_STATE_DELETING	= 5,	/* deleted; kept while older ones
+					   read through it */
 };
 
 /* EXT3SNAP_IOC_STAT, on an open snapshot file. */
@@ -67,9 +70,54 @@ struct ext3snap_ioc_stat {
 	__u64	file_blocks;		/* out: fs blocks the file holds */
 };
 
+/* One snapshot, as EXT3SNAP_IOC_LIST describes it. */
+struct ext3snap_ioc_snapinfo {
+	__u32	ino;			/* the snapshot file's inode */
+	__u32	generation;		/* and its generation */
+	__u32	parent_ino;		/* the directory it was taken in */
+	__u32	parent_generation;
+	__u32	id;
+	__u32	state;			/* enum ext3snap_snap_state */
+	__u64	time;			/* taken at, seconds since the epoch */
+	__u64	file_blocks;		/* fs blocks the file holds */
+	__u32	bound;			/* ssdev devices reading it */
+	__u32	reserved;
+};
+
+/*
+ * EXT3SNAP_IOC_LIST, on any file or directory of the filesystem: every
+ * snapshot, newest first. @count is in: room in the array at @snaps;
+ * out: how many snapshots there are (more than the room: E2BIG, retry).
+ */
+struct ext3snap_ioc_list {
+	__u32	count;
+	__u32	flags;			/* in: must be 0 */
+	__u64	snaps;			/* in: struct ext3snap_ioc_snapinfo * */
+};
+
 #define EXT3SNAP_IOC_TAKE	_IOWR('3', 0x01, struct ext3snap_ioc_take)
 #define EXT3SNAP_IOC_DELETE	_IOW('3', 0x02, struct ext3snap_ioc_delete)
 #define EXT3SNAP_IOC_STAT	_IOWR('3', 0x03, struct ext3snap_ioc_stat)
+#define EXT3SNAP_IOC_LIST	_IOWR('3', 0x04, struct ext3snap_ioc_list)
+
+/*
+ * Each snapshot file carries the xattr "trusted.ext3snap": the list of
+ * snapshots runs from the superblock's s_snapshot_inum (the newest) through
+ * x_prev to the oldest (x_prev 0). All fields little-endian.
+ */
+#define EXT3SNAP_XATTR_NAME	"ext3snap"	/* in the trusted. namespace */
+#define EXT3SNAP_XATTR_MAGIC	0x58533345	/* "E3SX" */
+#define EXT3SNAP_X_DELETING	0x1		/* x_flags: deleted, draining */
+
+struct ext3snap_xattr {
+	__le32	x_magic;
+	__le32	x_id;			/* the snapshot's id */
+	__le32	x_prev;			/* next older snapshot's inode, or 0 */
+	__le32	x_flags;		/* EXT3SNAP_X_* */
+	__le64	x_time;			/* taken at, seconds since the epoch */
+	__le32	x_parent;		/* directory it was taken in */
+	__le32	x_parent_gen;		/* its generation */
+};
 
 /*
  * Set while a snapshot exists (RO_COMPAT_HAS_SNAPSHOT): the stock driver
