@@ -593,12 +593,50 @@ bool ext3snap_bij_low(struct ext3snap_snap *snap)
 	       atomic_long_read(&bij->reserved) < bij->soft;
 }
 
+bool ext3snap_bij_sealed(struct ext3snap_snap *snap)
+{
+	return snap->bij.flags & EXT3SNAP_BIJ_SEALED;
+}
+
+/*
+ * @snap has a newer neighbour and nothing left to journal: it never gets
+ * a record again, so its ring is freed, the header saying so first.
+ */
+int ext3snap_bij_seal(struct ext3snap_snap *snap)
+{
+	struct ext3snap_bij *bij = &snap->bij;
+	int err = 0;
+
+	mutex_lock(&bij->lock);
+	if (!bij->map || bij->nrecs || (bij->flags & EXT3SNAP_BIJ_SEALED)) {
+		mutex_unlock(&bij->lock);
+		goto ring;
+	}
+	bij->ready = false;
+	bij->flags |= EXT3SNAP_BIJ_SEALED;
+	err = write_header(snap, bij->tail_pos, bij->tail_seq);
+	if (err)
+		bij->flags &= ~EXT3SNAP_BIJ_SEALED;
+	else
+		bij->ring_left = true;
+	mutex_unlock(&bij->lock);
+ring:
+	if (!err && bij->ring_left) {
+		err = ext3snap_punch(snap->inode, snap->blocks + 1,
+				     snap->blocks + bij->len);
+		if (!err)
+			bij->ring_left = false;
+	}
+	return err;
+}
+
 /* Remember on disk that the snapshot must not be trusted. */
 void ext3snap_bij_set_broken(struct ext3snap_snap *snap)
 {
 	struct ext3snap_bij *bij = &snap->bij;
 
-	if (!bij->map || sb_rdonly(snap->sb))
+	if (!bij->map || sb_rdonly(snap->sb) ||
+	    (bij->flags & EXT3SNAP_BIJ_BROKEN))
 		return;
 	mutex_lock(&bij->lock);
 	bij->flags |= EXT3SNAP_BIJ_BROKEN;
@@ -885,6 +923,16 @@ int ext3snap_bij_load(struct ext3snap_snap *snap)
 		return ret;
 	if (bij->flags & EXT3SNAP_BIJ_BROKEN)
 		return -ESTALE;
+	if (bij->flags & EXT3SNAP_BIJ_SEALED) {
+		/* No records; only the header is left, or will be. */
+		bij->map = kvcalloc(1, sizeof(*bij->map), GFP_KERNEL);
+		if (!bij->map)
+			return -ENOMEM;
+		bij->map[0] = where;
+		bij->ring_left = !!ext3snap_map_lookup(snap->inode,
+						       snap->blocks + 1);
+		return 0;
+	}
 	ret = alloc_tables(bij);
 	if (ret)
 		return ret;

@@ -28,8 +28,9 @@
 
 /*
  * Group @g's block bitmap as the snapshot sees it: the copy in the store
- * or the snapshot file if the bitmap changed since the instant, else the
- * current one, unchanged since (any change passes through here first).
+ * or the snapshot file if the bitmap changed since the instant, else what
+ * the newer snapshots saw (read.c), else the current one, unchanged since
+ * (any change passes through here first).
  */
 static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 			   void *dst)
@@ -57,6 +58,17 @@ static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 		if (!page)
 			return -ENOMEM;
 		err = ext3snap_bio_rw(sb, REQ_OP_READ, where, page, 0);
+		if (!err)
+			memcpy(dst, page_address(page), sb->s_blocksize);
+		__free_page(page);
+		return err;
+	}
+	/* Pairs with the release in push() (take.c). */
+	if (smp_load_acquire(&snap->newer)) {
+		page = alloc_page(GFP_NOFS);
+		if (!page)
+			return -ENOMEM;
+		err = ext3snap_read_through(snap->newer, blk, page, 0);
 		if (!err)
 			memcpy(dst, page_address(page), sb->s_blocksize);
 		__free_page(page);
@@ -226,6 +238,25 @@ static bool may_need_save(struct ext3snap_snap *snap, ext4_fsblk_t block)
 }
 
 /*
+ * Does @snap read @block through newer snapshots? It does if the block
+ * was in use at its instant and it did not save it.
+ */
+bool ext3snap_needs(struct ext3snap_snap *snap, ext4_fsblk_t block)
+{
+	ext4_grpblk_t off;
+	ext4_group_t g;
+
+	if (block >= snap->blocks)
+		return false;
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
+	/* Unreadable: keep whatever it might need. */
+	if (ext3snap_load_group(snap, g))
+		return true;
+	return test_bit(off, snap->groups[g].cow) &&
+	       !test_bit(off, snap->groups[g].saved);
+}
+
+/*
  * Save @block: copy @data (the block's current contents) or, with @data
  * NULL, read the block from disk. The group lock makes the decision and
  * the copy one step for readers.
@@ -285,6 +316,49 @@ unlock:
 		atomic_long_sub(EXT3SNAP_COPY_UNITS, &snap->bij.reserved);
 	}
 	return err;
+}
+
+/*
+ * A take failed after its instant: @snap (which has no file, so only
+ * copies) gives @old, the newest again, what @old did not save itself.
+ * The filesystem is frozen.
+ */
+void ext3snap_hand_back(struct ext3snap_snap *snap, struct ext3snap_snap *old)
+{
+	struct ext3snap_group *grp;
+	unsigned long index;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	struct page *page;
+	int err = 0;
+
+	WRITE_ONCE(old->newer, NULL);	/* @old's bitmaps: its own view */
+	xa_for_each(&snap->store, index, page) {
+		if (READ_ONCE(old->state) != EXT3SNAP_STATE_ACTIVE)
+			break;
+		ext4_get_group_no_and_offset(old->sb, index, &g, &off);
+		grp = &old->groups[g];
+		down_write(&grp->lock);
+		err = load_group_locked(old, g);
+		if (!err && test_bit(off, grp->cow) &&
+		    !test_bit(off, grp->saved)) {
+			err = ext3snap_bij_reserve(old, EXT3SNAP_COPY_UNITS);
+			if (!err)
+				err = store_unjournaled(old, index, page);
+			if (!err) {
+				/* The page and its block go over as they are. */
+				set_page_private(page, 0);
+				set_bit(off, grp->saved);
+				atomic_long_inc(&old->pending);
+				atomic_long_inc(&old->copied);
+				xa_erase(&snap->store, index);
+				atomic_long_dec(&snap->pending);
+			}
+		}
+		up_write(&grp->lock);
+		if (err)
+			ext3snap_snap_break(old, "cannot take back a copy", err);
+	}
 }
 
 /* The snapshot hooks should act on, or NULL: under @fs->srcu. */
@@ -383,7 +457,8 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 		return;
 	idx = srcu_read_lock(&fs->srcu);
 	snap = active(fs);
-	if (!snap || inode == READ_ONCE(snap->inode))
+	/* Nothing writes snapshot files but this module, which needs no copy. */
+	if (!snap || ext3snap_is_snapfile(inode))
 		goto out;
 	lblk = pos >> inode->i_blkbits;
 	last = (pos + len - 1) >> inode->i_blkbits;
@@ -480,6 +555,31 @@ static unsigned int move_chunk(struct ext3snap_snap *snap, tid_t tid,
 
 #define MOVE_CHUNK	BITS_PER_LONG
 
+/*
+ * Data blocks of a snapshot file being freed: images show snapshot files
+ * without their contents, so these are not kept. The active snapshot
+ * forgets them, so that the origin reusing one does not copy it.
+ */
+static void forget_blocks(struct ext3snap_snap *snap, ext4_fsblk_t block,
+			  unsigned long count)
+{
+	struct ext3snap_group *grp;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	unsigned long i;
+
+	for (i = 0; i < count; i++) {
+		if (!may_need_save(snap, block + i))
+			continue;
+		ext4_get_group_no_and_offset(snap->sb, block + i, &g, &off);
+		grp = &snap->groups[g];
+		down_write(&grp->lock);
+		if (!load_group_locked(snap, g) && !test_bit(off, grp->saved))
+			clear_bit(off, grp->cow);
+		up_write(&grp->lock);
+	}
+}
+
 bool ext3snap_free_blocks(handle_t *handle, struct inode *inode, u64 block,
 			  unsigned long count, int flags)
 {
@@ -499,6 +599,11 @@ bool ext3snap_free_blocks(handle_t *handle, struct inode *inode, u64 block,
 	snap = active(fs);
 	if (!snap || inode == READ_ONCE(snap->inode))
 		goto out;
+	if (ext3snap_is_snapfile(inode) &&
+	    !(flags & EXT4_FREE_BLOCKS_METADATA)) {
+		forget_blocks(snap, block, count);
+		goto out;
+	}
 	for (i = 0; i < count; i++)
 		if (may_need_save(snap, block + i))
 			break;

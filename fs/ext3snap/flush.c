@@ -376,6 +376,9 @@ static int flush_batch(struct ext3snap_snap *snap)
 		return 0;
 	if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE ||
 	    snap->deleting) {
+		/* Broken through a newer one: say so on disk (once). */
+		if (READ_ONCE(snap->state) == EXT3SNAP_STATE_BROKEN)
+			ext3snap_bij_set_broken(snap);
 		/* The journal is dead too: stop its writer first. */
 		ext3snap_bij_stop(snap);
 		n = pick(snap, e, true);
@@ -459,6 +462,12 @@ int ext3snap_flush(struct ext3snap_snap *snap)
 	} while (ret > 0);
 	if (!ret && !sb_rdonly(snap->sb))
 		ret = ext3snap_bij_reclaim(snap);
+	/* An older snapshot gets no records any more: give its ring back. */
+	if (!ret && !sb_rdonly(snap->sb) && smp_load_acquire(&snap->newer) &&
+	    READ_ONCE(snap->state) == EXT3SNAP_STATE_ACTIVE &&
+	    xa_empty(&snap->store) &&
+	    (!ext3snap_bij_sealed(snap) || snap->bij.ring_left))
+		ret = ext3snap_bij_seal(snap);
 	mutex_unlock(&snap->flush_lock);
 	if (ret < 0) {
 		ext3snap_snap_break(snap, "cannot write copies to the snapshot file",
@@ -475,6 +484,87 @@ void ext3snap_flush_worker(struct work_struct *work)
 						  flush_work);
 
 	ext3snap_flush(snap);
+}
+
+/*
+ * Free the blocks of [@first, @end) of snapshot file @inode, in bounded
+ * transactions (ext4 restarts them as it goes).
+ */
+int ext3snap_punch(struct inode *inode, ext4_lblk_t first, ext4_lblk_t end)
+{
+	struct super_block *sb = inode->i_sb;
+	handle_t *handle;
+	int err, err2;
+
+	sb_start_intwrite(sb);
+	handle = ext4_journal_start(inode, EXT4_HT_TRUNCATE,
+				    ext4_writepage_trans_blocks(inode));
+	if (IS_ERR(handle)) {
+		sb_end_intwrite(sb);
+		return PTR_ERR(handle);
+	}
+	down_write(&EXT4_I(inode)->i_data_sem);
+	ext4_discard_preallocations(inode, 0);
+	err = ext4_es_remove_extent(inode, first, end - first);
+	if (!err)
+		err = ext4_ind_remove_space(handle, inode, first, end);
+	up_write(&EXT4_I(inode)->i_data_sem);
+	err2 = ext4_mark_inode_dirty(handle, inode);
+	ext4_journal_stop(handle);
+	sb_end_intwrite(sb);
+	return err ? err : err2;
+}
+
+/*
+ * @snap is deleted: free what @older (NULL: nobody) does not read through
+ * it. Its saved bits stay: nobody reads those blocks through it any more,
+ * and the newest does not copy them again.
+ */
+void ext3snap_trim(struct ext3snap_snap *snap, struct ext3snap_snap *older)
+{
+	struct super_block *sb = snap->sb;
+	unsigned long *mapped;
+	ext4_fsblk_t first, i, start;
+	ext4_grpblk_t count;
+	ext4_group_t g;
+	int err = 0;
+
+	if (!snap->inode || sb_rdonly(sb))
+		return;
+	mapped = kmalloc(sb->s_blocksize, GFP_KERNEL);
+	if (!mapped)
+		return;
+	mutex_lock(&snap->flush_lock);
+	for (g = 0; g < snap->ngroups && !err; g++) {
+		first = ext4_group_first_block_no(sb, g);
+		count = min_t(u64, EXT4_BLOCKS_PER_GROUP(sb),
+			      snap->blocks - first);
+		memset(mapped, 0, sb->s_blocksize);
+		err = ext3snap_map_range(snap->inode, first, count, mapped);
+		/* Entries still in the store are left for the next pass. */
+		for (i = 0; i < count && !err; ) {
+			if (!test_bit(i, mapped) ||
+			    xa_load(&snap->store, first + i) ||
+			    (older && ext3snap_needs(older, first + i))) {
+				i++;
+				continue;
+			}
+			start = i;
+			while (i < count && test_bit(i, mapped) &&
+			       !xa_load(&snap->store, first + i) &&
+			       !(older && ext3snap_needs(older, first + i)))
+				i++;
+			err = ext3snap_punch(snap->inode, first + start,
+					     first + i);
+		}
+		cond_resched();
+	}
+	mutex_unlock(&snap->flush_lock);
+	kfree(mapped);
+	if (err)
+		ext4_msg(sb, KERN_WARNING,
+			 "ext3snap: cannot free the blocks of deleted snapshot %u (error %d); retried at the next delete or mount",
+			 snap->id, err);
 }
 
 static long store_size(struct ext3snap_snap *snap)

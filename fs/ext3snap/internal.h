@@ -16,6 +16,7 @@
 #include <linux/xarray.h>
 #include "../ext4/ext4.h"
 #include "../ext4/ext4_jbd2.h"
+#include "../ext4/xattr.h"
 #include "ext3snap.h"
 
 /*
@@ -82,6 +83,7 @@ struct ext3snap_bij {
 	long soft;			/* writers without a handle wait above */
 	void *build;			/* records being written (bij.c) */
 	tid_t first_uncommitted;	/* at mount: moves before it count */
+	bool ring_left;			/* sealed, ring not freed yet */
 };
 
 /* A run of journal blocks: written by jbd2 behind every hook's back. */
@@ -90,12 +92,23 @@ struct ext3snap_extent {
 	ext4_fsblk_t len;
 };
 
+/*
+ * A snapshot. Only the newest (fs->active) receives copies; an older one
+ * reads what it did not save through the newer ones (see read.c).
+ */
 struct ext3snap_snap {
 	refcount_t ref;
 	struct super_block *sb;
 	u32 id;
+	/* ACTIVE while correct and followed, whether newest or not. */
 	int state;			/* enum ext3snap_snap_state */
-	bool deleting;
+	bool deleting;			/* being removed: copies are moot */
+	bool deleted;			/* EXT3SNAP_X_DELETING: kept as a layer */
+	struct list_head list;		/* in fs->snaps, under fs->lock */
+	/* The next newer snapshot: set once, at its instant (a reference). */
+	struct ext3snap_snap *newer;
+	u64 time;			/* taken at (seconds) */
+	u32 parent, parent_gen;		/* directory it was taken in */
 	/* The snapshot file; NULL until created, and moves wait for it. */
 	struct inode *inode;
 	ext4_fsblk_t blocks;		/* filesystem size at the instant */
@@ -126,7 +139,14 @@ struct ext3snap_fs {
 	/* Hooks read @active under @srcu: they may sleep while saving. */
 	struct srcu_struct srcu;
 	struct ext3snap_snap __rcu *active;
+	struct list_head snaps;		/* followed snapshots, newest first */
+	spinlock_t list_lock;		/* changes to @snaps, besides @lock */
+	bool list_damaged;		/* the on-disk list was cut short */
+	struct delayed_work tidy_work;	/* ext3snap_tidy() after mount */
 };
+
+/* Bounds the walk of a damaged on-disk list; not a table size. */
+#define EXT3SNAP_MAX_SNAPSHOTS	65536
 
 static inline struct ext3snap_fs *EXT3SNAP_FS(struct super_block *sb)
 {
@@ -138,6 +158,18 @@ static inline struct ext3snap_snap *ext3snap_active_locked(struct ext3snap_fs *f
 {
 	return rcu_dereference_protected(fs->active,
 					 lockdep_is_held(&fs->lock));
+}
+
+/* The snapshot held in @inode, or NULL: under @fs->lock. */
+static inline struct ext3snap_snap *
+ext3snap_find(struct ext3snap_fs *fs, struct inode *inode)
+{
+	struct ext3snap_snap *snap;
+
+	list_for_each_entry(snap, &fs->snaps, list)
+		if (snap->inode == inode)
+			return snap;
+	return NULL;
 }
 
 static inline bool ext3snap_is_snapfile(struct inode *inode)
@@ -152,6 +184,11 @@ void ext3snap_snap_break(struct ext3snap_snap *snap, const char *why,
 			 int err);
 void ext3snap_deactivate(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
 void ext3snap_release(struct ext3snap_snap *snap);
+void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
+u32 ext3snap_user_state(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
+int ext3snap_read_xattr(struct inode *inode, struct ext3snap_xattr *x);
+int ext3snap_write_xattr(handle_t *handle, struct ext3snap_snap *snap,
+			 struct inode *inode, u32 prev);
 
 /* cow.c */
 int ext3snap_load_group(struct ext3snap_snap *snap, ext4_group_t g);
@@ -161,6 +198,8 @@ void ext3snap_free_groups(struct ext3snap_snap *snap);
 void ext3snap_drop_store(struct ext3snap_snap *snap);
 int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
 		    struct page *page, unsigned int offset);
+bool ext3snap_needs(struct ext3snap_snap *snap, ext4_fsblk_t block);
+void ext3snap_hand_back(struct ext3snap_snap *snap, struct ext3snap_snap *old);
 
 /* bij.c */
 void ext3snap_bij_init(struct ext3snap_snap *snap);
@@ -176,7 +215,13 @@ void ext3snap_bij_stop(struct ext3snap_snap *snap);
 void ext3snap_bij_linked(struct ext3snap_snap *snap, u64 seq, tid_t tid);
 int ext3snap_bij_reclaim(struct ext3snap_snap *snap);
 void ext3snap_bij_set_broken(struct ext3snap_snap *snap);
+bool ext3snap_bij_sealed(struct ext3snap_snap *snap);
+int ext3snap_bij_seal(struct ext3snap_snap *snap);
 bool ext3snap_bij_low(struct ext3snap_snap *snap);
+
+/* read.c */
+int ext3snap_read_through(struct ext3snap_snap *snap, ext4_fsblk_t block,
+			  struct page *page, unsigned int offset);
 
 /* flush.c */
 void ext3snap_flush_worker(struct work_struct *work);
@@ -184,6 +229,8 @@ int ext3snap_flush(struct ext3snap_snap *snap);
 void ext3snap_kick(struct ext3snap_snap *snap);
 void ext3snap_throttle(struct ext3snap_snap *snap);
 ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk);
+int ext3snap_punch(struct inode *inode, ext4_lblk_t first, ext4_lblk_t end);
+void ext3snap_trim(struct ext3snap_snap *snap, struct ext3snap_snap *older);
 int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
 		       unsigned int count, unsigned long *bitmap);
 
@@ -192,5 +239,6 @@ int ext3snap_find_journal(struct ext3snap_snap *snap);
 long ext3snap_take(struct file *dirf, void __user *arg);
 long ext3snap_delete(struct file *dirf, void __user *arg);
 long ext3snap_stat(struct file *filp, void __user *arg);
+void ext3snap_tidy(struct ext3snap_fs *fs);
 
 #endif /* _EXT3SNAP_INTERNAL_H */

@@ -12,6 +12,14 @@
  * - else the origin's block B, unchanged since the instant.
  * The decision and any origin read happen under the group's lock for read,
  * and saving takes it for write, so a block cannot change in between.
+ *
+ * An older snapshot (one with a newer neighbour) saved only what changed
+ * while it was the newest. A block it did not save was unchanged at the
+ * next one's instant, so it is whatever that one sees: the walk goes on
+ * toward the newest until a snapshot saved the block, or reaches the
+ * origin. The instant takes every group lock of the old newest one for
+ * write after setting its newer neighbour, so a reader that found no
+ * neighbour under the lock read the origin before anything changed.
  * Reads go straight to the device with bios: no page cache of the origin
  * or of the snapshot file holds a second copy; only ssdev's own does.
  */
@@ -37,11 +45,13 @@ struct ext3snap_snap *ext3snap_bind(struct file *file)
 		return ERR_PTR(-EINVAL);
 	fs = EXT3SNAP_FS(inode->i_sb);
 	mutex_lock(&fs->lock);
-	snap = ext3snap_active_locked(fs);
-	if (!snap || snap->inode != inode) {
+	snap = ext3snap_find(fs, inode);
+	if (!snap) {
 		snap = ERR_PTR(-ENODATA);
 	} else if (READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE) {
 		snap = ERR_PTR(-EIO);
+	} else if (snap->deleted) {
+		snap = ERR_PTR(-ENOENT);
 	} else {
 		refcount_inc(&snap->ref);
 		atomic_inc(&snap->bound);
@@ -135,6 +145,88 @@ static int read_from_file(struct ext3snap_snap *snap, ext4_fsblk_t block,
 			       v->bv_offset);
 }
 
+/*
+ * Read @block as @snap saw it at its instant, @snap's older neighbours not
+ * having saved it: see the file comment.
+ */
+int ext3snap_read_through(struct ext3snap_snap *snap, ext4_fsblk_t block,
+			  struct page *page, unsigned int offset)
+{
+	struct super_block *sb = snap->sb;
+	struct ext3snap_snap *newer;
+	struct ext3snap_group *grp;
+	ext4_fsblk_t where;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	void *entry;
+	int err;
+
+	ext4_get_group_no_and_offset(sb, block, &g, &off);
+	for (;;) {
+		err = ext3snap_load_group(snap, g);
+		if (err)
+			return err;
+		grp = &snap->groups[g];
+		/* A caller may hold an older snapshot's lock of the group. */
+		down_read_nested(&grp->lock, SINGLE_DEPTH_NESTING);
+		if (test_bit(off, grp->saved)) {
+			entry = xa_load(&snap->store, block);
+			if (xa_is_value(entry))
+				err = ext3snap_bio_rw(sb, REQ_OP_READ, block,
+						      page, offset);
+			else if (entry)
+				memcpy_to_page(page, offset, page_address(entry),
+					       sb->s_blocksize);
+			up_read(&grp->lock);
+			if (entry)
+				return err;
+			/* In the file, where it never changes again. */
+			where = snap->inode ?
+				ext3snap_map_lookup(snap->inode, block) : 0;
+			if (!where)
+				return -EIO;
+			return ext3snap_bio_rw(sb, REQ_OP_READ, where, page,
+					       offset);
+		}
+		/* Pairs with the release in push() (take.c). */
+		newer = smp_load_acquire(&snap->newer);
+		if (!newer) {
+			if (in_journal(snap, block))
+				memzero_page(page, offset, sb->s_blocksize);
+			else
+				err = ext3snap_bio_rw(sb, REQ_OP_READ, block,
+						      page, offset);
+			up_read(&grp->lock);
+			return err;
+		}
+		up_read(&grp->lock);
+		snap = newer;
+	}
+}
+
+/* One block at a time, for an older snapshot. */
+static int read_older(struct ext3snap_snap *snap, ext4_fsblk_t block,
+		      unsigned int nr, const struct bio_vec *vecs)
+{
+	struct ext3snap_group *grp;
+	ext4_grpblk_t off;
+	ext4_group_t g;
+	unsigned int i;
+	int err = 0;
+
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
+	grp = &snap->groups[g];
+	for (i = 0; i < nr && !err; i++, off++) {
+		if (!test_bit(off, grp->cow))
+			zero_vec(&vecs[i]);
+		else
+			err = ext3snap_read_through(snap, block + i,
+						    vecs[i].bv_page,
+						    vecs[i].bv_offset);
+	}
+	return err;
+}
+
 /* Blocks [@block, @block + @nr) all lie in group @g. */
 static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
 		      ext4_fsblk_t block, unsigned int nr,
@@ -154,6 +246,11 @@ static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
 	bitmap_zero(in_file, BIO_MAX_VECS);
 	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
 	down_read(&grp->lock);
+	/* Pairs with the release in push() (take.c). */
+	if (smp_load_acquire(&snap->newer)) {
+		up_read(&grp->lock);
+		return read_older(snap, block, nr, vecs);
+	}
 	for (i = 0; i < nr && !err; i++, off++) {
 		const struct bio_vec *v = &vecs[i];
 		void *entry;
@@ -189,9 +286,37 @@ static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
 	return err;
 }
 
+/*
+ * An image shows older snapshot files as plain files (their contents are
+ * not kept: see Documentation/design.md); its superblock names none, so
+ * that the image checks and mounts as the plain ext3 it was.
+ */
+static void hide_snapshots(struct super_block *sb, u64 block, unsigned int nr,
+			   const struct bio_vec *vecs)
+{
+	u64 sb_block = EXT4_SB(sb)->s_sbh->b_blocknr;
+	unsigned long off = offset_in_page(EXT4_SB(sb)->s_es);
+	struct ext4_super_block *es;
+	const struct bio_vec *v;
+	void *data;
+
+	if (sb_block < block || sb_block >= block + nr)
+		return;
+	v = &vecs[sb_block - block];
+	data = kmap_local_page(v->bv_page);
+	es = data + v->bv_offset + off;
+	es->s_snapshot_inum = 0;
+	es->s_feature_ro_compat &= ~cpu_to_le32(EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT);
+	kunmap_local(data);
+}
+
 int ext3snap_read(struct ext3snap_snap *snap, u64 block, unsigned int nr,
 		  const struct bio_vec *vecs)
 {
+	u64 first = block;
+	unsigned int total = nr;
+	const struct bio_vec *all = vecs;
+
 	struct super_block *sb = snap->sb;
 	ext4_grpblk_t off;
 	ext4_group_t g;
@@ -213,6 +338,7 @@ int ext3snap_read(struct ext3snap_snap *snap, u64 block, unsigned int nr,
 		vecs += n;
 		nr -= n;
 	}
+	hide_snapshots(sb, first, total, all);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(ext3snap_read);

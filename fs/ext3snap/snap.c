@@ -9,22 +9,54 @@
 #include "internal.h"
 #include "hooks.h"
 
+int ext3snap_read_xattr(struct inode *inode, struct ext3snap_xattr *x)
+{
+	int ret;
+
+	ret = ext4_xattr_get(inode, EXT4_XATTR_INDEX_TRUSTED,
+			     EXT3SNAP_XATTR_NAME, x, sizeof(*x));
+	if (ret < 0)
+		return ret;
+	if (ret != sizeof(*x) || le32_to_cpu(x->x_magic) != EXT3SNAP_XATTR_MAGIC)
+		return -EUCLEAN;
+	return 0;
+}
+
+/* Describe @snap in its file's xattr, @prev being the next older file. */
+int ext3snap_write_xattr(handle_t *handle, struct ext3snap_snap *snap,
+			 struct inode *inode, u32 prev)
+{
+	struct ext3snap_xattr x = {
+		.x_magic = cpu_to_le32(EXT3SNAP_XATTR_MAGIC),
+		.x_id = cpu_to_le32(snap->id),
+		.x_prev = cpu_to_le32(prev),
+		.x_flags = cpu_to_le32(snap->deleted ? EXT3SNAP_X_DELETING : 0),
+		.x_time = cpu_to_le64(snap->time),
+		.x_parent = cpu_to_le32(snap->parent),
+		.x_parent_gen = cpu_to_le32(snap->parent_gen),
+	};
+
+	return ext4_xattr_set_handle(handle, inode, EXT4_XATTR_INDEX_TRUSTED,
+				     EXT3SNAP_XATTR_NAME, &x, sizeof(x), 0);
+}
+
 /*
- * Follow the snapshot the superblock names, from its last state on disk:
- * what the before-image journal holds goes back into the store. A
- * snapshot that cannot be followed is broken; the origin mounts anyway.
+ * Follow snapshot file @ino from its last state on disk: what its
+ * before-image journal holds goes back into the store. Returns the next
+ * older file in @prev. A snapshot that cannot be followed is broken; the
+ * origin mounts anyway.
  */
-static int load_snapshot(struct ext3snap_fs *fs)
+static struct ext3snap_snap *load_one(struct ext3snap_fs *fs,
+				      unsigned long ino, u32 *prev)
 {
 	struct super_block *sb = fs->sb;
 	struct ext4_super_block *es = EXT4_SB(sb)->s_es;
-	unsigned long ino = le32_to_cpu(es->s_snapshot_inum);
 	struct ext3snap_snap *snap;
+	struct ext3snap_xattr x;
 	struct inode *inode;
 	int err;
 
-	if (!ino)
-		return 0;
+	*prev = 0;
 	inode = ext4_iget(sb, ino, EXT4_IGET_NORMAL);
 	if (IS_ERR(inode) || !S_ISREG(inode->i_mode) ||
 	    !ext3snap_is_snapfile(inode)) {
@@ -32,18 +64,34 @@ static int load_snapshot(struct ext3snap_fs *fs)
 		       sb->s_id, ino);
 		if (!IS_ERR(inode))
 			iput(inode);
-		return 0;
+		return NULL;
 	}
-	snap = ext3snap_snap_alloc(sb, le32_to_cpu(es->s_snapshot_id));
+	err = ext3snap_read_xattr(inode, &x);
+	if (err == -ENODATA && ino == le32_to_cpu(es->s_snapshot_inum)) {
+		/* Made by a version without the list: a list of one. */
+		memset(&x, 0, sizeof(x));
+		x.x_id = es->s_snapshot_id;
+	} else if (err) {
+		pr_err("%s: the snapshot file (inode %lu) has no valid list entry (error %d); run fsck.ext3snap\n",
+		       sb->s_id, ino, err);
+		iput(inode);
+		return NULL;
+	}
+	snap = ext3snap_snap_alloc(sb, le32_to_cpu(x.x_id));
 	if (!snap) {
 		iput(inode);
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
+	*prev = le32_to_cpu(x.x_prev);
+	snap->time = le64_to_cpu(x.x_time);
+	snap->parent = le32_to_cpu(x.x_parent);
+	snap->parent_gen = le32_to_cpu(x.x_parent_gen);
+	snap->deleted = le32_to_cpu(x.x_flags) & EXT3SNAP_X_DELETING;
 	/* As at the take: no writer ever (see take.c). */
 	if (!atomic_dec_unless_positive(&inode->i_writecount)) {
 		iput(inode);
 		ext3snap_snap_put(snap);
-		return -ETXTBSY;
+		return ERR_PTR(-ETXTBSY);
 	}
 	snap->inode = inode;
 	err = ext3snap_find_journal(snap);
@@ -59,9 +107,64 @@ static int load_snapshot(struct ext3snap_fs *fs)
 		ext3snap_snap_break(snap, "cannot read its before-image journal",
 				    err);
 	}
-	rcu_assign_pointer(fs->active, snap);
-	ext3snap_kick(snap);
+	return snap;
+}
+
+/* Follow the list of snapshots, newest (the superblock's) first. */
+static int load_snapshots(struct ext3snap_fs *fs)
+{
+	struct super_block *sb = fs->sb;
+	unsigned long ino = le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum);
+	struct ext3snap_snap *snap, *newer = NULL;
+	unsigned int n = 0;
+	u32 prev;
+
+	while (ino) {
+		if (++n > EXT3SNAP_MAX_SNAPSHOTS) {
+			pr_err("%s: the list of snapshots does not end; run fsck.ext3snap\n",
+			       sb->s_id);
+			fs->list_damaged = true;
+			break;
+		}
+		snap = load_one(fs, ino, &prev);
+		if (IS_ERR(snap))
+			return PTR_ERR(snap);
+		if (!snap) {
+			fs->list_damaged = true;
+			break;
+		}
+		if (newer) {
+			refcount_inc(&newer->ref);
+			snap->newer = newer;
+		} else {
+			rcu_assign_pointer(fs->active, snap);
+		}
+		spin_lock(&fs->list_lock);
+		list_add_tail(&snap->list, &fs->snaps);
+		spin_unlock(&fs->list_lock);
+		ext3snap_kick(snap);
+		if (snap->deleted)
+			queue_delayed_work(system_unbound_wq, &fs->tidy_work,
+					   HZ);
+		newer = snap;
+		ino = prev;
+	}
 	return 0;
+}
+
+/* Finish deletes a crash or an unmount interrupted. */
+static void tidy_worker(struct work_struct *work)
+{
+	struct ext3snap_fs *fs = container_of(to_delayed_work(work),
+					      struct ext3snap_fs, tidy_work);
+	struct super_block *sb = fs->sb;
+
+	if (sb_rdonly(sb) || !sb_start_write_trylock(sb))
+		return;
+	mutex_lock(&fs->lock);
+	ext3snap_tidy(fs);
+	mutex_unlock(&fs->lock);
+	sb_end_write(sb);
 }
 
 int ext3snap_mount(struct super_block *sb)
@@ -79,29 +182,36 @@ int ext3snap_mount(struct super_block *sb)
 	}
 	fs->sb = sb;
 	mutex_init(&fs->lock);
+	INIT_LIST_HEAD(&fs->snaps);
+	spin_lock_init(&fs->list_lock);
+	INIT_DELAYED_WORK(&fs->tidy_work, tidy_worker);
 	EXT4_SB(sb)->s_ext3snap = fs;
-	return load_snapshot(fs);
+	return load_snapshots(fs);
 }
 
 /*
- * Stop following the active snapshot: write out what is pending so the
- * snapshot file is complete on disk, then forget it in memory. The next
- * mount follows it again (load_snapshot()).
+ * Stop following the snapshots: write out what is pending so the snapshot
+ * files are complete on disk, then forget them in memory. The next mount
+ * follows them again (load_snapshots()).
  */
-static void put_active(struct super_block *sb)
+static void put_all(struct super_block *sb)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
-	struct ext3snap_snap *snap;
+	struct ext3snap_snap *snap, *next;
 
 	if (!fs)
 		return;
+	cancel_delayed_work_sync(&fs->tidy_work);
 	mutex_lock(&fs->lock);
+	/* Older ones first: linking their blocks saves into the newest. */
+	list_for_each_entry_reverse(snap, &fs->snaps, list)
+		if (snap->inode)
+			ext3snap_flush(snap);
 	snap = ext3snap_active_locked(fs);
-	if (snap) {
+	if (snap)
 		ext3snap_deactivate(fs, snap);
-		ext3snap_release(snap);
-		ext3snap_snap_put(snap);
-	}
+	list_for_each_entry_safe(snap, next, &fs->snaps, list)
+		ext3snap_forget(fs, snap);
 	mutex_unlock(&fs->lock);
 }
 
@@ -111,7 +221,7 @@ void ext3snap_kill_sb(struct super_block *sb)
 	 * snapshot inode must be let go before inodes are evicted.
 	 */
 	if (sb->s_fs_info && !sb_rdonly(sb))
-		put_active(sb);
+		put_all(sb);
 	kill_block_super(sb);
 }
 
@@ -128,26 +238,26 @@ void ext3snap_remount_ro(struct super_block *sb)
 	if (!fs)
 		return;
 	mutex_lock(&fs->lock);
-	snap = ext3snap_active_locked(fs);
-	if (snap && snap->inode)
-		ext3snap_flush(snap);	/* breaks the snapshot on failure */
+	/* Older ones first: linking their blocks saves into the newest. */
+	list_for_each_entry_reverse(snap, &fs->snaps, list)
+		if (snap->inode)
+			ext3snap_flush(snap);	/* breaks it on failure */
 	mutex_unlock(&fs->lock);
 }
 
 void ext3snap_umount(struct super_block *sb)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
-	struct ext3snap_snap *snap;
+	struct ext3snap_snap *snap, *next;
 
 	if (!fs)
 		return;
-	/* Only a read-only umount can still have one: nothing to write. */
-	snap = rcu_replace_pointer(fs->active, NULL, true);
-	if (snap) {
-		synchronize_srcu(&fs->srcu);
-		ext3snap_release(snap);
-		ext3snap_snap_put(snap);
-	}
+	cancel_delayed_work_sync(&fs->tidy_work);
+	/* Only a read-only umount can still have some: nothing to write. */
+	rcu_assign_pointer(fs->active, NULL);
+	synchronize_srcu(&fs->srcu);
+	list_for_each_entry_safe(snap, next, &fs->snaps, list)
+		ext3snap_forget(fs, snap);
 	cleanup_srcu_struct(&fs->srcu);
 	EXT4_SB(sb)->s_ext3snap = NULL;
 	kfree(fs);
@@ -171,6 +281,7 @@ struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id)
 	for (g = 0; g < snap->ngroups; g++)
 		init_rwsem(&snap->groups[g].lock);
 	refcount_set(&snap->ref, 1);
+	INIT_LIST_HEAD(&snap->list);
 	snap->sb = sb;
 	snap->id = id;
 	snap->state = EXT3SNAP_STATE_ACTIVE;
@@ -191,7 +302,32 @@ void ext3snap_snap_put(struct ext3snap_snap *snap)
 	ext3snap_free_groups(snap);
 	ext3snap_bij_free(snap);
 	kfree(snap->journal);
+	if (snap->newer)
+		ext3snap_snap_put(snap->newer);
 	kfree(snap);
+}
+
+/* Write out, let go of and drop @snap, which is not the active one. */
+void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
+{
+	cancel_delayed_work_sync(&snap->flush_work);
+	ext3snap_release(snap);
+	spin_lock(&fs->list_lock);
+	list_del_init(&snap->list);
+	spin_unlock(&fs->list_lock);
+	ext3snap_snap_put(snap);
+}
+
+/* What the tools are told (enum ext3snap_snap_state): under fs->lock. */
+u32 ext3snap_user_state(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
+{
+	int state = READ_ONCE(snap->state);
+
+	if (state != EXT3SNAP_STATE_ACTIVE)
+		return state;
+	if (snap->deleted)
+		return EXT3SNAP_STATE_DELETING;
+	return snap->newer ? EXT3SNAP_STATE_OK : EXT3SNAP_STATE_ACTIVE;
 }
 
 /*
@@ -231,18 +367,46 @@ void ext3snap_release(struct ext3snap_snap *snap)
 	}
 }
 
+static void mark_broken(struct ext3snap_snap *snap)
+{
+	/* So that it is still known broken after the next mount. */
+	ext3snap_bij_set_broken(snap);
+	wake_up_all(&snap->drained);
+}
+
 /*
  * A snapshot that missed a copy is wrong from then on. Say so once, stop
  * copying into it, and let the origin carry on: the origin's writes never
- * fail because of a snapshot.
+ * fail because of a snapshot. Older snapshots read what they did not save
+ * through this one, so they are wrong too.
  */
 void ext3snap_snap_break(struct ext3snap_snap *snap, const char *why, int err)
 {
+	struct ext3snap_fs *fs = EXT3SNAP_FS(snap->sb);
+	struct ext3snap_snap *older;
+	unsigned int n = 0;
+
 	if (xchg(&snap->state, EXT3SNAP_STATE_BROKEN) == EXT3SNAP_STATE_BROKEN)
 		return;
 	pr_err("%s: snapshot %u is broken: %s (error %d); delete it and take a new one\n",
 	       snap->sb->s_id, snap->id, why, err);
-	/* So that it is still known broken after the next mount. */
-	ext3snap_bij_set_broken(snap);
-	wake_up_all(&snap->drained);
+	mark_broken(snap);
+	/* Hooks call this without fs->lock: the list lock keeps the walk
+	 * safe, and the older ones' flushers record it on disk.
+	 */
+	spin_lock(&fs->list_lock);
+	older = snap;
+	while (!list_empty(&older->list) &&
+	       !list_is_last(&older->list, &fs->snaps)) {
+		older = list_next_entry(older, list);
+		if (xchg(&older->state, EXT3SNAP_STATE_BROKEN) !=
+		    EXT3SNAP_STATE_BROKEN) {
+			ext3snap_kick(older);
+			n++;
+		}
+	}
+	spin_unlock(&fs->list_lock);
+	if (n)
+		pr_err("%s: %u older snapshots read through snapshot %u and are broken too\n",
+		       snap->sb->s_id, n, snap->id);
 }

@@ -126,6 +126,46 @@ fail:
 	return err;
 }
 
+/*
+ * Make @snap the newest: the one before it (@old) stops receiving copies
+ * and from now on reads what it did not save through @snap. Caller has
+ * the filesystem frozen.
+ */
+static void push(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
+		 struct ext3snap_snap *old)
+{
+	ext4_group_t g;
+
+	spin_lock(&fs->list_lock);
+	list_add(&snap->list, &fs->snaps);
+	spin_unlock(&fs->list_lock);
+	if (old) {
+		refcount_inc(&snap->ref);
+		/* @snap is complete before readers of @old can walk to it. */
+		smp_store_release(&old->newer, snap);
+		/* A reader that saw no newer one is done (see read.c). */
+		for (g = 0; g < old->ngroups; g++) {
+			down_write(&old->groups[g].lock);
+			up_write(&old->groups[g].lock);
+		}
+	}
+	rcu_assign_pointer(fs->active, snap);
+}
+
+/* Undo push(): the filesystem is frozen again, @old takes over again. */
+static void pop(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
+		struct ext3snap_snap *old)
+{
+	rcu_assign_pointer(fs->active, old);
+	spin_lock(&fs->list_lock);
+	list_del_init(&snap->list);
+	spin_unlock(&fs->list_lock);
+	if (old) {
+		WRITE_ONCE(old->newer, NULL);
+		ext3snap_snap_put(snap);
+	}
+}
+
 /* The instant itself: switch copy-on-write on while the disk is clean. */
 static int instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
 		   u64 *frozen_ns)
@@ -133,6 +173,7 @@ static int instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
 	struct super_block *sb = fs->sb;
 	struct ext4_sb_info *sbi = EXT4_SB(sb);
 	struct buffer_head *jsb = sbi->s_journal->j_sb_buffer;
+	struct ext3snap_snap *old = ext3snap_active_locked(fs);
 	u64 t0 = ktime_get_ns();
 	int err;
 
@@ -143,16 +184,44 @@ static int instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
 				 "ext3snap: filesystem is frozen; thaw it (fsfreeze -u) and retry");
 		return err;
 	}
-	rcu_assign_pointer(fs->active, snap);
+	push(fs, snap, old);
 	/* Written by ext4 and jbd2 without a hook: save them now. */
 	err = ext3snap_save(snap, sbi->s_sbh->b_blocknr, sbi->s_sbh->b_data);
 	if (!err)
 		err = ext3snap_save(snap, jsb->b_blocknr, jsb->b_data);
 	if (err)
-		rcu_assign_pointer(fs->active, NULL);
+		pop(fs, snap, old);
 	thaw_super(sb);
 	*frozen_ns = ktime_get_ns() - t0;
 	return err;
+}
+
+/*
+ * The take failed after its instant: give what @snap saved back to the
+ * one before it, which goes on as the newest. Frozen, so nothing changes
+ * meanwhile.
+ */
+static void undo_instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
+{
+	struct ext3snap_snap *old = list_is_last(&snap->list, &fs->snaps) ?
+				    NULL : list_next_entry(snap, list);
+	int err;
+
+	if (!old) {
+		ext3snap_deactivate(fs, snap);
+		spin_lock(&fs->list_lock);
+		list_del_init(&snap->list);
+		spin_unlock(&fs->list_lock);
+		return;
+	}
+	err = freeze_super(fs->sb);
+	ext3snap_hand_back(snap, old);
+	pop(fs, snap, old);
+	if (!err)
+		thaw_super(fs->sb);
+	synchronize_srcu(&fs->srcu);
+	cancel_delayed_work_sync(&snap->flush_work);
+	ext3snap_kick(old);
 }
 
 /* Record (or with @ino 0, clear) the snapshot in the superblock. */
@@ -188,7 +257,9 @@ static int set_super(handle_t *handle, struct super_block *sb,
  */
 static int publish_credits(struct super_block *sb)
 {
-	return EXT4_DATA_TRANS_BLOCKS(sb) + EXT4_INDEX_EXTRA_TRANS_BLOCKS + 8;
+	/* Two list entries (xattrs): this one's and a neighbour's. */
+	return EXT4_DATA_TRANS_BLOCKS(sb) + EXT4_INDEX_EXTRA_TRANS_BLOCKS + 8 +
+	       2 * (8 + EXT4_MAXQUOTAS_TRANS_BLOCKS(sb));
 }
 
 /* Make @inode a snapshot file (or, with @on false, an ordinary one). */
@@ -225,7 +296,8 @@ static int set_snapfile(handle_t *handle, struct inode *inode,
  * it. Linking comes first: a snapshot file is immutable.
  */
 static int publish(struct inode *dir, struct dentry *tmp,
-		   struct dentry *dentry, struct ext3snap_snap *snap)
+		   struct dentry *dentry, struct ext3snap_snap *snap,
+		   struct ext3snap_snap *older)
 {
 	struct inode *inode = d_inode(tmp);
 	struct super_block *sb = dir->i_sb;
@@ -237,6 +309,9 @@ static int publish(struct inode *dir, struct dentry *tmp,
 		return PTR_ERR(handle);
 	err = vfs_link(tmp, &init_user_ns, dir, dentry, NULL);
 	if (!err)
+		err = ext3snap_write_xattr(handle, snap, inode,
+					   older ? older->inode->i_ino : 0);
+	if (!err)
 		err = set_snapfile(handle, inode, snap, true);
 	if (!err)
 		err = set_super(handle, sb, inode->i_ino, snap->id);
@@ -247,10 +322,12 @@ static int publish(struct inode *dir, struct dentry *tmp,
 }
 
 /*
- * The reverse, also in one transaction: an ordinary file again, no longer
- * in the superblock, unlinked (its blocks are freed from the orphan list).
+ * The reverse, also in one transaction: an ordinary file again, out of the
+ * list (the superblock, or @newer, names the next older one @prev
+ * instead), unlinked (its blocks are freed from the orphan list).
  */
-static int unpublish(struct inode *dir, struct dentry *dentry)
+static int unpublish(struct inode *dir, struct dentry *dentry,
+		     struct ext3snap_snap *newer, u32 prev)
 {
 	struct inode *inode = d_inode(dentry);
 	struct super_block *sb = dir->i_sb;
@@ -261,9 +338,17 @@ static int unpublish(struct inode *dir, struct dentry *dentry)
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	err = set_snapfile(handle, inode, NULL, false);
-	if (!err && le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum) ==
+	if (!err)
+		err = ext4_xattr_set_handle(handle, inode,
+					    EXT4_XATTR_INDEX_TRUSTED,
+					    EXT3SNAP_XATTR_NAME, NULL, 0, 0);
+	if (err == -ENODATA)
+		err = 0;
+	if (!err && newer)
+		err = ext3snap_write_xattr(handle, newer, newer->inode, prev);
+	else if (!err && le32_to_cpu(EXT4_SB(sb)->s_es->s_snapshot_inum) ==
 		    inode->i_ino)
-		err = set_super(handle, sb, 0, 0);
+		err = set_super(handle, sb, 0, 0);	/* the only one */
 	if (!err)
 		err = vfs_unlink(&init_user_ns, dir, dentry, NULL);
 	err2 = ext4_journal_stop(handle);
@@ -275,7 +360,7 @@ static int unpublish(struct inode *dir, struct dentry *dentry)
  * unlinked (an O_TMPFILE), then published.
  */
 static int create_file(struct file *dirf, const char *name,
-		       struct ext3snap_snap *snap)
+		       struct ext3snap_snap *snap, struct ext3snap_snap *older)
 {
 	struct dentry *parent = dirf->f_path.dentry;
 	struct inode *dir = d_inode(parent), *inode;
@@ -315,10 +400,11 @@ static int create_file(struct file *dirf, const char *name,
 	} else {
 		err = -EEXIST;
 		if (d_really_is_negative(dentry)) {
-			err = publish(dir, tmp->f_path.dentry, dentry, snap);
+			err = publish(dir, tmp->f_path.dentry, dentry, snap,
+				      older);
 			/* Linked but not published: take it away again. */
 			if (err && d_really_is_positive(dentry))
-				unpublish(dir, dentry);
+				unpublish(dir, dentry, NULL, 0);
 		}
 		dput(dentry);
 	}
@@ -342,8 +428,8 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 	struct inode *dir = file_inode(dirf);
 	struct super_block *sb = dir->i_sb;
 	struct ext3snap_fs *fs = EXT3SNAP_FS(sb);
+	struct ext3snap_snap *snap, *old;
 	struct ext3snap_ioc_take req;
-	struct ext3snap_snap *snap;
 	struct dentry *dentry;
 	u32 id;
 	int err;
@@ -372,9 +458,11 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 		return err;
 
 	mutex_lock(&fs->lock);
-	if (rcu_access_pointer(fs->active) ||
-	    EXT4_SB(sb)->s_es->s_snapshot_inum) {
-		err = -EBUSY;
+	/* A list that could not be followed must not be cut off. */
+	if (fs->list_damaged) {
+		ext4_msg(sb, KERN_ERR,
+			 "ext3snap: the existing snapshots could not be loaded; run fsck.ext3snap");
+		err = -EUCLEAN;
 		goto unlock;
 	}
 	dentry = lookup_one_len_unlocked(req.name, dirf->f_path.dentry,
@@ -393,19 +481,27 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 	snap = ext3snap_snap_alloc(sb, id);
 	if (!snap)
 		goto unlock;
+	snap->time = ktime_get_real_seconds();
+	snap->parent = dir->i_ino;
+	snap->parent_gen = dir->i_generation;
+	old = ext3snap_active_locked(fs);
 	err = ext3snap_find_journal(snap);
 	if (!err)
 		err = instant(fs, snap, &req.frozen_ns);
-	if (!err)
-		err = create_file(dirf, req.name, snap);
 	if (err) {
-		/* Nothing was moved yet, so forgetting the copies is all. */
-		ext3snap_deactivate(fs, snap);
+		ext3snap_snap_put(snap);
+		goto unlock;
+	}
+	err = create_file(dirf, req.name, snap, old);
+	if (err) {
+		undo_instant(fs, snap);
 		ext3snap_snap_put(snap);
 		goto unlock;
 	}
 	req.id = snap->id;
 	ext3snap_kick(snap);
+	if (old)
+		ext3snap_kick(old);	/* drains, then gives its ring back */
 	ext4_msg(sb, KERN_INFO, "ext3snap: snapshot %u taken (frozen %llu us)",
 		 snap->id, req.frozen_ns / NSEC_PER_USEC);
 unlock:
@@ -413,6 +509,153 @@ unlock:
 	if (!err && copy_to_user(arg, &req, sizeof(req)))
 		err = -EFAULT;
 	return err;
+}
+
+/* Take @snap, the oldest, out of the list and unlink its file. */
+static int remove_oldest(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
+			 struct inode *dir, struct dentry *dentry)
+{
+	struct ext3snap_snap *newer = NULL;
+
+	if (!list_is_first(&snap->list, &fs->snaps))
+		newer = list_prev_entry(snap, list);
+	if (!newer)
+		ext3snap_deactivate(fs, snap);
+	/* Copies are not needed any more; moves still go to the file,
+	 * which frees them with everything else.
+	 */
+	snap->deleting = true;
+	ext3snap_forget(fs, snap);
+	return unpublish(dir, dentry, newer, 0);
+}
+
+/* Mark @snap deleted: kept only for what older ones read through it. */
+static int mark_deleted(struct ext3snap_snap *snap, struct ext3snap_snap *older)
+{
+	struct inode *inode = snap->inode;
+	handle_t *handle;
+	int err, err2;
+
+	handle = ext4_journal_start(inode, EXT4_HT_XATTR,
+				    publish_credits(inode->i_sb));
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	snap->deleted = true;
+	err = ext3snap_write_xattr(handle, snap, inode, older->inode->i_ino);
+	err2 = ext4_journal_stop(handle);
+	if (err || err2)
+		snap->deleted = false;
+	return err ? err : err2;
+}
+
+/*
+ * Find the name of @ino in directory @dir (whose lock the caller holds):
+ * a deleted snapshot taken out later, with no dentry at hand.
+ */
+static int name_of(struct inode *dir, unsigned long ino, char *name)
+{
+	struct super_block *sb = dir->i_sb;
+	struct ext4_dir_entry_2 *de;
+	struct buffer_head *bh;
+	ext4_lblk_t lblk, nblocks = dir->i_size >> sb->s_blocksize_bits;
+	char *p, *end;
+
+	for (lblk = 0; lblk < nblocks; lblk++) {
+		bh = ext4_bread(NULL, dir, lblk, 0);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		if (!bh)
+			continue;
+		p = bh->b_data;
+		end = p + sb->s_blocksize;
+		while (p + EXT4_BASE_DIR_LEN <= end) {
+			de = (struct ext4_dir_entry_2 *)p;
+			if (ext4_check_dir_entry(dir, NULL, de, bh, bh->b_data,
+						 sb->s_blocksize, p - bh->b_data))
+				break;
+			if (le32_to_cpu(de->inode) == ino) {
+				memcpy(name, de->name, de->name_len);
+				name[de->name_len] = '\0';
+				brelse(bh);
+				return 0;
+			}
+			p += ext4_rec_len_from_disk(de->rec_len,
+						    sb->s_blocksize);
+		}
+		brelse(bh);
+	}
+	return -ENOENT;
+}
+
+/* Remove @snap, the oldest and deleted, finding its file by itself. */
+static int remove_layer(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
+{
+	struct super_block *sb = fs->sb;
+	struct dentry *parent, *dentry;
+	struct inode *dir;
+	char *name;
+	int err;
+
+	dir = ext4_iget(sb, snap->parent, EXT4_IGET_NORMAL);
+	if (IS_ERR(dir))
+		return PTR_ERR(dir);
+	err = -ENOENT;
+	if (dir->i_generation != snap->parent_gen || !S_ISDIR(dir->i_mode)) {
+		iput(dir);
+		return err;
+	}
+	parent = d_obtain_alias(dir);
+	if (IS_ERR(parent))
+		return PTR_ERR(parent);
+	name = kmalloc(EXT3SNAP_NAME_LEN, GFP_KERNEL);
+	if (!name) {
+		dput(parent);
+		return -ENOMEM;
+	}
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	err = name_of(dir, snap->inode->i_ino, name);
+	dentry = err ? ERR_PTR(err) : lookup_one_len(name, parent, strlen(name));
+	if (IS_ERR(dentry)) {
+		err = PTR_ERR(dentry);
+	} else {
+		err = d_inode(dentry) == snap->inode ?
+		      remove_oldest(fs, snap, dir, dentry) : -ENOENT;
+		dput(dentry);
+	}
+	inode_unlock(dir);
+	kfree(name);
+	dput(parent);
+	return err;
+}
+
+/*
+ * Deleted snapshots that became the oldest go; the others give back what
+ * older ones do not read through them. Under fs->lock (taken before any
+ * directory lock, as by the take), with write access to the filesystem.
+ */
+void ext3snap_tidy(struct ext3snap_fs *fs)
+{
+	struct ext3snap_snap *snap, *older;
+	int err;
+
+	while (!list_empty(&fs->snaps)) {
+		snap = list_last_entry(&fs->snaps, struct ext3snap_snap, list);
+		if (!snap->deleted || atomic_read(&snap->bound))
+			break;
+		err = remove_layer(fs, snap);
+		if (err) {
+			ext4_msg(fs->sb, KERN_WARNING,
+				 "ext3snap: cannot remove deleted snapshot %u yet (error %d)",
+				 snap->id, err);
+			break;
+		}
+	}
+	list_for_each_entry(snap, &fs->snaps, list) {
+		if (!snap->deleted || list_is_last(&snap->list, &fs->snaps))
+			continue;
+		older = list_next_entry(snap, list);
+		ext3snap_trim(snap, older);
+	}
 }
 
 long ext3snap_delete(struct file *dirf, void __user *arg)
@@ -436,6 +679,7 @@ long ext3snap_delete(struct file *dirf, void __user *arg)
 	err = mnt_want_write_file(dirf);
 	if (err)
 		return err;
+	mutex_lock(&fs->lock);
 	inode_lock_nested(dir, I_MUTEX_PARENT);
 	dentry = lookup_one_len(req.name, parent, strlen(req.name));
 	if (IS_ERR(dentry)) {
@@ -450,29 +694,32 @@ long ext3snap_delete(struct file *dirf, void __user *arg)
 	if (!S_ISREG(inode->i_mode) || !ext3snap_is_snapfile(inode))
 		goto put;
 
-	mutex_lock(&fs->lock);
-	snap = ext3snap_active_locked(fs);
-	if (snap && snap->inode != inode)
-		snap = NULL;
+	snap = ext3snap_find(fs, inode);
 	err = -EBUSY;
 	if (snap && atomic_read(&snap->bound))
-		goto unlock_fs;
-	if (snap) {
-		/* Copies are not needed any more; moves still go to the
-		 * file, which frees them with everything else.
-		 */
-		snap->deleting = true;
-		ext3snap_deactivate(fs, snap);
-		ext3snap_release(snap);
-		ext3snap_snap_put(snap);
+		goto put;
+	if (!snap) {
+		/* Not followed: it may be in a list that is damaged. */
+		err = -EUCLEAN;
+		if (fs->list_damaged)
+			ext4_msg(dir->i_sb, KERN_ERR,
+				 "ext3snap: the list of snapshots is damaged; run fsck.ext3snap");
+		else
+			err = unpublish(dir, dentry, NULL, 0);
+	} else if (list_is_last(&snap->list, &fs->snaps)) {
+		err = remove_oldest(fs, snap, dir, dentry);
+	} else if (!snap->deleted) {
+		err = mark_deleted(snap, list_next_entry(snap, list));
+	} else {
+		err = 0;
 	}
-	err = unpublish(dir, dentry);
-unlock_fs:
-	mutex_unlock(&fs->lock);
 put:
 	dput(dentry);
 unlock:
 	inode_unlock(dir);
+	if (!err)
+		ext3snap_tidy(fs);
+	mutex_unlock(&fs->lock);
 	mnt_drop_write_file(dirf);
 	return err;
 }
@@ -497,12 +744,12 @@ long ext3snap_stat(struct file *filp, void __user *arg)
 	memset(&req, 0, sizeof(req));
 	req.flags = flags;
 	mutex_lock(&fs->lock);
-	snap = ext3snap_active_locked(fs);
-	if (snap && snap->inode == inode) {
+	snap = ext3snap_find(fs, inode);
+	if (snap) {
 		if (req.flags & EXT3SNAP_STAT_FLUSH)
 			ext3snap_flush(snap);
 		req.id = snap->id;
-		req.state = READ_ONCE(snap->state);
+		req.state = ext3snap_user_state(fs, snap);
 		req.bound = atomic_read(&snap->bound);
 		req.copied = atomic_long_read(&snap->copied);
 		req.moved = atomic_long_read(&snap->moved);
@@ -520,6 +767,52 @@ long ext3snap_stat(struct file *filp, void __user *arg)
 	return 0;
 }
 
+static long ext3snap_list(struct file *filp, void __user *arg)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(file_inode(filp)->i_sb);
+	struct ext3snap_ioc_snapinfo __user *out;
+	struct ext3snap_ioc_snapinfo info;
+	struct ext3snap_ioc_list req;
+	struct ext3snap_snap *snap;
+	u32 n = 0;
+	int err = 0;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags)
+		return -EINVAL;
+	out = u64_to_user_ptr(req.snaps);
+	mutex_lock(&fs->lock);
+	list_for_each_entry(snap, &fs->snaps, list) {
+		if (n < req.count && !err) {
+			memset(&info, 0, sizeof(info));
+			info.ino = snap->inode->i_ino;
+			info.generation = snap->inode->i_generation;
+			info.parent_ino = snap->parent;
+			info.parent_generation = snap->parent_gen;
+			info.id = snap->id;
+			info.state = ext3snap_user_state(fs, snap);
+			info.time = snap->time;
+			info.file_blocks = snap->inode->i_blocks >>
+					   (snap->inode->i_blkbits - 9);
+			info.bound = atomic_read(&snap->bound);
+			if (copy_to_user(&out[n], &info, sizeof(info)))
+				err = -EFAULT;
+		}
+		n++;
+	}
+	mutex_unlock(&fs->lock);
+	if (err)
+		return err;
+	err = n > req.count ? -E2BIG : 0;
+	req.count = n;
+	if (copy_to_user(arg, &req, sizeof(req)))
+		return -EFAULT;
+	return err;
+}
+
 long ext3snap_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -531,6 +824,8 @@ long ext3snap_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return ext3snap_delete(filp, uarg);
 	case EXT3SNAP_IOC_STAT:
 		return ext3snap_stat(filp, uarg);
+	case EXT3SNAP_IOC_LIST:
+		return ext3snap_list(filp, uarg);
 	}
 	return -ENOTTY;
 }

@@ -140,6 +140,9 @@ struct ext3snap_xattr {
 #define EXT3SNAP_BIJ_DESC_MAGIC	0x52423345	/* "E3BR" */
 #define EXT3SNAP_BIJ_VERSION	1
 #define EXT3SNAP_BIJ_BROKEN	0x1		/* h_flags: snapshot lost a block */
+#define EXT3SNAP_BIJ_SEALED	0x2		/* h_flags: no records ever again;
+						   the ring past the header is
+						   (being) freed */
 
 struct ext3snap_bij_header {
 	__le32	h_magic;
