@@ -287,8 +287,9 @@ static void explain_take(const struct target *t, int e)
 		explain_enotty(p, &t->mnt, "take snapshots");
 		break;
 	case EBUSY:
-		err("%s: a snapshot already exists on this filesystem; this version keeps one at a time: delete it first (e3snapconfig -d SNAPSHOT-FILE). If there is none, the filesystem may be frozen: fsfreeze -u %s",
-		    p, t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT");
+		err("%s: the kernel says the filesystem is busy: it is frozen (thaw it: fsfreeze -u %s), or the loaded ext3snap module keeps one snapshot at a time and one already exists (delete it first: e3snapconfig -d SNAPSHOT-FILE; e3snapconfig -l %s lists them)",
+		    p, t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT",
+		    t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT");
 		break;
 	case EOPNOTSUPP:
 		explain_eopnotsupp(p, &t->mnt);
@@ -542,6 +543,10 @@ static void explain_delete(const struct target *t, int e, int was_deleting)
 		break;
 	case ENOTTY:
 		explain_enotty(p, &t->mnt, "delete snapshots");
+		break;
+	case EUCLEAN:
+		err("%s: the kernel found the list of snapshots damaged and deletes nothing; unmount the filesystem and run fsck.ext3snap on it",
+		    p);
 		break;
 	case EIO:
 		err("%s: I/O error while deleting the snapshot; 'dmesg | tail' gives the reason",
