@@ -167,7 +167,6 @@ check_text "$s3" "$id3" active -
 check_text "$s2" "$id2" ok -
 check_text "$s1" "$id1" ok -
 
-mib=$((1024 * 1024))
 check_json "$($py -c 'import json, sys; a = sys.argv
 print(json.dumps({"t0": int(a[1]), "t1": int(a[2]), "snaps": [
     {"path": a[3], "id": int(a[4]), "state": "active", "min_bytes": 8 << 20, "file_blocks": int(a[9])},
@@ -187,14 +186,14 @@ $b"
 done
 
 step "bound to /dev/ssdev/0"
-ss_bind "$s2" 0
+ss_bind "$s3" 0
 list
-check_text "$s2" "$id2" ok /dev/ssdev/0
-check_text "$s1" "$id1" ok -
+check_text "$s3" "$id3" active /dev/ssdev/0
+check_text "$s2" "$id2" ok -
 check_json "$($py -c 'import json, sys; a = sys.argv
 print(json.dumps({"t0": int(a[1]), "t1": int(a[2]), "snaps": [
-    {"path": a[3], "id": int(a[4]), "state": "active"},
-    {"path": a[5], "id": int(a[6]), "state": "ok", "devices": ["/dev/ssdev/0"]},
+    {"path": a[3], "id": int(a[4]), "state": "active", "devices": ["/dev/ssdev/0"]},
+    {"path": a[5], "id": int(a[6]), "state": "ok"},
     {"path": a[7], "id": int(a[8]), "state": "ok"}]}))' \
 	"$t0" "$t1" "$s3" "$id3" "$s2" "$id2" "$s1" "$id1")"
 ss_unbind 0
