@@ -27,7 +27,7 @@ mkfs.ext3 -q -b 4096 "$DISK_a"
 # noatime: listing reads directories, and an atime update would be a
 # change the active snapshot copies, moving its numbers between two calls.
 mount -t ext3snap -o noatime "$DISK_a" "$src"
-mkdir "$d1" "$d2" "$src/data"
+mkdir "$d1" "$d2" "$src/data" "$src/tree"
 "$TOOLS/populate" "$src/tree" --seed 52 --size-mb 4 >/dev/null
 dd if=/dev/urandom of="$src/data/big" bs=1M count=48 status=none
 sync
