@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -32,11 +34,11 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: e3snapconfig -c FILE           take a snapshot into FILE (must not exist)\n"
-		"       e3snapconfig -d FILE           delete the snapshot FILE, freeing its blocks\n"
-		"       e3snapconfig -s FILE [-o json] show the status of the snapshot FILE\n"
-		"       e3snapconfig -l MOUNTPOINT     list the snapshots of a filesystem\n"
-		"       e3snapconfig -h                this text\n"
+		"usage: e3snapconfig -c FILE                    take a snapshot into FILE (must not exist)\n"
+		"       e3snapconfig -d FILE                    delete the snapshot FILE, freeing its blocks\n"
+		"       e3snapconfig -s FILE [-o json]          show the status of the snapshot FILE\n"
+		"       e3snapconfig -l MOUNTPOINT [-o json]    list the snapshots of a filesystem, newest first\n"
+		"       e3snapconfig -h                         this text\n"
 		"FILE is on a filesystem mounted with 'mount -t ext3snap'. Run as root.\n");
 }
 
@@ -285,8 +287,9 @@ static void explain_take(const struct target *t, int e)
 		explain_enotty(p, &t->mnt, "take snapshots");
 		break;
 	case EBUSY:
-		err("%s: a snapshot already exists on this filesystem; this version keeps one at a time: delete it first (e3snapconfig -d SNAPSHOT-FILE). If there is none, the filesystem may be frozen: fsfreeze -u %s",
-		    p, t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT");
+		err("%s: the kernel says the filesystem is busy: it is frozen (thaw it: fsfreeze -u %s), or the loaded ext3snap module keeps one snapshot at a time and one already exists (delete it first: e3snapconfig -d SNAPSHOT-FILE; e3snapconfig -l %s lists them)",
+		    p, t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT",
+		    t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT");
 		break;
 	case EOPNOTSUPP:
 		explain_eopnotsupp(p, &t->mnt);
@@ -396,22 +399,6 @@ static int bound_devices(const char *real, unsigned int id,
 	return found;
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void explain_stat(const char *path, const struct e3s_mount *mnt, int e)
 {
 	switch (e) {
@@ -480,7 +467,7 @@ static int do_status(const char *path, int json)
 
 	if (json) {
 		printf("{\"file\": ");
-		json_string(path);
+		e3s_json_string(stdout, path);
 		printf(", \"id\": %u, \"state\": \"%s\", \"copied\": %llu, \"moved\": %llu, \"pending\": %llu, \"file_blocks\": %llu, \"block_size\": %d, \"bound\": %u, \"devices\": [",
 		       st.id, e3s_state_name(st.state),
 		       (unsigned long long)st.copied,
@@ -525,10 +512,15 @@ out:
 
 /* ---- -d ------------------------------------------------------------------ */
 
-static void explain_delete(const struct target *t, int e)
+static void explain_delete(const struct target *t, int e, int was_deleting)
 {
 	const char *p = t->path;
 
+	if (was_deleting) {
+		err("%s: was already deleted: it is kept as 'deleting' while older snapshots need its blocks, and goes when they do (e3snapconfig -l shows them)",
+		    p);
+		return;
+	}
 	switch (e) {
 	case ENOENT:
 		err("%s: no such file", p);
@@ -552,6 +544,10 @@ static void explain_delete(const struct target *t, int e)
 	case ENOTTY:
 		explain_enotty(p, &t->mnt, "delete snapshots");
 		break;
+	case EUCLEAN:
+		err("%s: the kernel found the list of snapshots damaged and deletes nothing; unmount the filesystem and run fsck.ext3snap on it",
+		    p);
+		break;
 	case EIO:
 		err("%s: I/O error while deleting the snapshot; 'dmesg | tail' gives the reason",
 		    p);
@@ -561,13 +557,120 @@ static void explain_delete(const struct target *t, int e)
 	}
 }
 
+/*
+ * Progress of a delete on a terminal: every half second, how much of the
+ * file's blocks the filesystem has got back (free blocks now minus before,
+ * so approximate when others write meanwhile). Best effort: whatever goes
+ * wrong here only means no progress is shown.
+ */
+struct progress {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running, stop, shown;
+	int fd;				/* on the filesystem, for statvfs */
+	const char *file;
+	__u64 total;			/* bytes the file holds */
+	__u64 bfree;			/* free blocks before the delete */
+	__u64 frsize;
+};
+
+#define PROGRESS_NS	500000000L
+
+static void *progress_thread(void *arg)
+{
+	struct progress *p = arg;
+	char line[PATH_MAX + 128];
+	struct statvfs sv;
+	struct timespec at;
+
+	pthread_mutex_lock(&p->lock);
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	while (!p->stop) {
+		at.tv_nsec += PROGRESS_NS;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		while (!p->stop &&
+		       pthread_cond_timedwait(&p->cond, &p->lock, &at) == 0)
+			;
+		if (p->stop || fstatvfs(p->fd, &sv))
+			continue;
+		e3s_delete_progress(p->file,
+				    ((__s64)sv.f_bfree - (__s64)p->bfree) *
+				    (__s64)p->frsize, p->total, line,
+				    sizeof(line));
+		fprintf(stderr, "\r%s", line);
+		fflush(stderr);
+		p->shown = 1;
+	}
+	if (p->shown) {
+		fputs("\r\033[K", stderr);	/* the line goes: messages follow */
+		fflush(stderr);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void progress_start(struct progress *p, int fd, const char *file,
+			   const struct stat *sb)
+{
+	pthread_condattr_t ca;
+	struct statvfs sv;
+
+	memset(p, 0, sizeof(*p));
+	if (!isatty(STDERR_FILENO) || fstatvfs(fd, &sv))
+		return;
+	p->fd = fd;
+	p->file = file;
+	p->total = (__u64)sb->st_blocks * 512;
+	p->bfree = sv.f_bfree;
+	p->frsize = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+	if (pthread_condattr_init(&ca))
+		return;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_cond_init(&p->cond, &ca)) {
+		pthread_condattr_destroy(&ca);
+		return;
+	}
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&p->lock, NULL);
+	if (pthread_create(&p->thread, NULL, progress_thread, p)) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		return;
+	}
+	p->running = 1;
+}
+
+/* Stop the progress line, clearing it, before anything else is printed. */
+static void progress_stop(struct progress *p)
+{
+	int e = errno;
+
+	if (p->running) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		p->running = 0;
+	}
+	errno = e;
+}
+
 static int do_delete(const char *path)
 {
 	struct ext3snap_ioc_delete del;
 	struct ext3snap_ioc_stat st;
+	struct progress prog;
 	struct target t;
-	struct stat sb;
-	int fd, have_id = 0, ret = 1;
+	struct stat sb, after;
+	char size[E3S_FMT_LEN];
+	int fd, have_id = 0, ret = 1, failed;
 
 	if (open_target(path, &t, 1))
 		goto out;
@@ -593,17 +696,154 @@ static int do_delete(const char *path)
 
 	memset(&del, 0, sizeof(del));
 	strcpy(del.name, t.name);
-	if (ioctl(t.dirfd, EXT3SNAP_IOC_DELETE, &del)) {
-		explain_delete(&t, errno);
+	progress_start(&prog, t.dirfd, path, &sb);
+	failed = ioctl(t.dirfd, EXT3SNAP_IOC_DELETE, &del);
+	progress_stop(&prog);
+	if (failed) {
+		explain_delete(&t, errno, have_id &&
+			       st.state == EXT3SNAP_STATE_DELETING);
+		goto out;
+	}
+	ret = 0;
+	/* Older snapshots read through it: the kernel keeps it for them. */
+	if (fstatat(t.dirfd, t.name, &after, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    after.st_ino == sb.st_ino) {
+		printf("%s: deleted; kept as 'deleting' (%s) while older snapshots need its blocks; it goes when they do\n",
+		       path, e3s_human_size((__u64)after.st_blocks * 512, size,
+					    sizeof(size)));
 		goto out;
 	}
 	if (have_id)
 		printf("snapshot %u deleted: %s\n", st.id, path);
 	else
 		printf("snapshot deleted: %s\n", path);
-	ret = 0;
 out:
 	close_target(&t);
+	return ret;
+}
+
+/* ---- -l ------------------------------------------------------------------ */
+
+static void explain_list(const char *path, const struct e3s_mount *mnt, int e)
+{
+	switch (e) {
+	case ENOTTY:
+		if (mnt->fstype)
+			err("%s: the loaded ext3snap module predates listing snapshots (it has no EXT3SNAP_IOC_LIST): load the ext3snap.ko built with this e3snapconfig",
+			    path);
+		else
+			err("%s: the kernel cannot list snapshots here: this is not an ext3snap filesystem (mount it with 'mount -t ext3snap DEVICE MOUNTPOINT'), or the loaded ext3snap module predates listing",
+			    path);
+		break;
+	case EPERM:
+	case EACCES:
+		err("%s: the kernel refused: listing snapshots needs CAP_SYS_ADMIN (run as real root)",
+		    path);
+		break;
+	case EINVAL:
+		err("%s: the kernel rejected the request as invalid: e3snapconfig and the ext3snap module do not match; use the tools built with the module",
+		    path);
+		break;
+	case EIO:
+		err("%s: I/O error while reading the list of snapshots; 'dmesg | tail' gives the reason",
+		    path);
+		break;
+	default:
+		err("%s: cannot list the snapshots: %s", path, strerror(e));
+	}
+}
+
+static int do_list(const char *path, int json)
+{
+	struct ext3snap_ioc_snapinfo *snaps = NULL;
+	struct e3s_snap_row *rows = NULL;
+	unsigned int **devs = NULL;
+	char **paths = NULL;
+	struct e3s_mount mnt;
+	struct statvfs sv;
+	unsigned int n = 0, i, block_size = EXT3SNAP_BLOCK_SIZE, unknown = 0;
+	int fd, e, first_errno = 0, ret = 1;
+
+	memset(&mnt, 0, sizeof(mnt));
+	if (need_root())
+		return 1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			err("%s: no such file or directory; give the mount point of an ext3snap filesystem",
+			    path);
+		else
+			err("%s: cannot open: %s", path, strerror(errno));
+		return 1;
+	}
+	find_mount(fd, &mnt);
+	if (check_fstype(path, &mnt))
+		goto out;
+	if (e3s_list_snapshots(fd, &snaps, &n)) {
+		explain_list(path, &mnt, errno);
+		goto out;
+	}
+	if (fstatvfs(fd, &sv) == 0 && sv.f_bsize)
+		block_size = (unsigned int)sv.f_bsize;
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	paths = calloc(n ? n : 1, sizeof(*paths));
+	devs = calloc(n ? n : 1, sizeof(*devs));
+	if (!rows || !paths || !devs) {
+		err("out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct ext3snap_ioc_snapinfo *si = &snaps[i];
+		struct e3s_snap_row *r = &rows[i];
+
+		paths[i] = malloc(PATH_MAX);
+		if (paths[i] && e3s_snap_path(fd, si->ino, si->parent_ino,
+					      si->parent_generation, paths[i],
+					      PATH_MAX)) {
+			e = errno;
+			if (!unknown++)
+				first_errno = e;
+			free(paths[i]);
+			paths[i] = NULL;
+		}
+		r->path = paths[i];
+		r->ino = si->ino;
+		r->generation = si->generation;
+		r->id = si->id;
+		r->state = si->state;
+		r->time = si->time;
+		r->file_blocks = si->file_blocks;
+		r->bound = si->bound;
+		if (si->bound) {
+			devs[i] = calloc(si->bound, sizeof(**devs));
+			if (devs[i])
+				r->ndev = (unsigned int)bound_devices(
+					r->path, si->id, &mnt, devs[i],
+					(int)si->bound);
+			r->devs = devs[i];
+		}
+	}
+	if (json)
+		e3s_list_json(stdout, rows, n, block_size);
+	else
+		e3s_list_text(stdout, rows, n, block_size);
+	if (unknown)
+		err("%s: the file of %u snapshot%s could not be found (shown by inode number): %s",
+		    path, unknown, unknown == 1 ? "" : "s",
+		    first_errno == ESTALE ? "the directory it was taken in is gone" :
+		    strerror(first_errno));
+	ret = fflush(stdout) ? 1 : 0;
+out:
+	for (i = 0; paths && i < n; i++)
+		free(paths[i]);
+	for (i = 0; devs && i < n; i++)
+		free(devs[i]);
+	free(paths);
+	free(devs);
+	free(rows);
+	free(snaps);
+	close(fd);
+	e3s_mount_free(&mnt);
 	return ret;
 }
 
@@ -643,10 +883,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (format && (action != 's' ||
-		       (strcmp(format, "json") && strcmp(format, "text")))) {
-		return bad_usage("-o json or -o text goes with -s only");
-	}
+	if (format && strcmp(format, "json") && strcmp(format, "text"))
+		return bad_usage("unknown output format '%s': give -o json or -o text",
+				 format);
+	if (format && action != 's' && action != 'l')
+		return bad_usage("-o json or -o text goes with -s or -l only");
 	switch (action) {
 	case 'c':
 		return do_take(arg);
@@ -655,7 +896,6 @@ int main(int argc, char **argv)
 	case 's':
 		return do_status(arg, format && !strcmp(format, "json"));
 	default:
-		err("-l is not implemented in this version of ext3snap");
-		return 1;
+		return do_list(arg, format && !strcmp(format, "json"));
 	}
 }

@@ -177,4 +177,81 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 int e3s_journal_state(ext2_filsys fs, __u32 *sequence, int *recovery,
 		      char *msg);
 
+/* ---- listing snapshots (list.c) ---------------------------------------- */
+
+struct ext3snap_ioc_snapinfo;
+
+/*
+ * Every snapshot of the filesystem FD is on (EXT3SNAP_IOC_LIST), newest
+ * first, growing the array while the kernel answers E2BIG. 0 with *SNAPS
+ * (free it) and *COUNT set, or -1 with errno (the ioctl's).
+ */
+int e3s_list_snapshots(int fd, struct ext3snap_ioc_snapinfo **snaps,
+		       unsigned int *count);
+
+/*
+ * The path of the snapshot file described by SI, found by opening its
+ * directory by handle (open_by_handle_at on MOUNT_FD, which needs
+ * CAP_DAC_READ_SEARCH) and scanning it for the inode. 0 with the path in
+ * BUF, or -1 with errno (ESTALE: the directory is gone, ENOENT: no such
+ * entry in it, ENAMETOOLONG: BUF is too small).
+ */
+int e3s_snap_path(int mount_fd, __u32 ino, __u32 parent_ino,
+		  __u32 parent_generation, char *buf, size_t len);
+
+/*
+ * BYTES in binary units with one decimal, "0 B", "512 B", "4.0 KiB",
+ * "12.3 MiB", "1.5 GiB", "2.0 TiB". Returns BUF.
+ */
+char *e3s_human_size(__u64 bytes, char *buf, size_t len);
+
+/* Room for e3s_human_size and e3s_format_time. */
+#define E3S_FMT_LEN 40
+
+/*
+ * T (seconds since the epoch) in local time: "2026-11-03 14:05:09" for
+ * E3S_TIME_TEXT, "2026-11-03T14:05:09+0100" for E3S_TIME_ISO. Returns BUF.
+ */
+#define E3S_TIME_TEXT	0
+#define E3S_TIME_ISO	1
+char *e3s_format_time(__u64 t, int style, char *buf, size_t len);
+
+/*
+ * S as a JSON string, quotes included. Bytes that are not UTF-8 are
+ * written as \udc80 .. \udcff, the code points Python's surrogateescape
+ * uses, so that the exact bytes of a file name can be recovered
+ * (os.fsencode in Python).
+ */
+void e3s_json_string(FILE *out, const char *s);
+
+/* One line of the listing of e3snapconfig -l. */
+struct e3s_snap_row {
+	const char *path;	/* the snapshot file, or NULL if not found */
+	__u32 ino, generation;	/* of the snapshot file */
+	__u32 id;
+	__u32 state;		/* enum ext3snap_snap_state */
+	__u64 time;		/* seconds since the epoch */
+	__u64 file_blocks;	/* blocks the file holds */
+	__u32 bound;		/* ssdev devices reading it */
+	unsigned int ndev;	/* of them, found: /dev/ssdev/<devs[i]> */
+	const unsigned int *devs;
+};
+
+/*
+ * The listing as a table with a header line (header only for N = 0), or
+ * as a JSON array of objects (with exact numbers: blocks and bytes).
+ * BLOCK_SIZE is the filesystem's.
+ */
+void e3s_list_text(FILE *out, const struct e3s_snap_row *rows, unsigned int n,
+		   unsigned int block_size);
+void e3s_list_json(FILE *out, const struct e3s_snap_row *rows, unsigned int n,
+		   unsigned int block_size);
+
+/*
+ * The progress line of a delete, without its leading "\r":
+ * "deleting FILE: N MiB of M MiB freed", FREED clamped to [0, TOTAL].
+ */
+void e3s_delete_progress(const char *file, __s64 freed, __u64 total,
+			 char *buf, size_t len);
+
 #endif /* LIBEXT3SNAP_H */
