@@ -287,9 +287,12 @@ static void explain_take(const struct target *t, int e)
 		explain_enotty(p, &t->mnt, "take snapshots");
 		break;
 	case EBUSY:
-		err("%s: the kernel says the filesystem is busy: it is frozen (thaw it: fsfreeze -u %s), or the loaded ext3snap module keeps one snapshot at a time and one already exists (delete it first: e3snapconfig -d SNAPSHOT-FILE; e3snapconfig -l %s lists them)",
-		    p, t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT",
-		    t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT");
+		err("%s: the filesystem is frozen; thaw it (fsfreeze -u %s) and retry",
+		    p, t->mnt.mountpoint ? t->mnt.mountpoint : "MOUNTPOINT");
+		break;
+	case EUCLEAN:
+		err("%s: the existing snapshots of this filesystem could not all be loaded (their list is damaged), so no new one is taken; unmount it and run fsck.ext3snap on the device",
+		    p);
 		break;
 	case EOPNOTSUPP:
 		explain_eopnotsupp(p, &t->mnt);
