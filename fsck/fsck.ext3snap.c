@@ -3,10 +3,12 @@
  * fsck.ext3snap: check an ext3snap filesystem.
  *
  * Takes e2fsck's options and exit codes, so 'fsck -t ext3snap DEV' works.
- * It refuses a filesystem ext3snap does not handle; if a snapshot exists
- * it recovers the jbd2 journal, replays the snapshot's before-image
- * journal (BIJ) and checks the snapshot's own structures, then hands the
- * ordinary checks to e2fsck itself rather than re-implementing them.
+ * It refuses a filesystem ext3snap does not handle; if snapshots exist
+ * it recovers the jbd2 journal, walks the chain of snapshots (newest to
+ * oldest through their trusted.ext3snap xattrs), checks each snapshot's
+ * structures and replays its before-image journal (BIJ), deals with
+ * snapshot files outside the chain, then hands the ordinary checks to
+ * e2fsck itself rather than re-implementing them.
  *
  * e2fsck refuses RO_COMPAT_HAS_SNAPSHOT, which every filesystem with a
  * snapshot carries. Clearing the flag on disk for the check would leave
@@ -53,10 +55,11 @@ static void usage(FILE *out)
 		"       fsck.ext3snap --remove-snapshots DEVICE\n"
 		"\n"
 		"Checks an ext3 filesystem used with ext3snap: refuses formats ext3snap\n"
-		"does not handle, replays and checks the snapshot's before-image journal,\n"
-		"then runs e2fsck with the same options. Exit codes are e2fsck's (0 clean,\n"
-		"1 fixed, 4 left uncorrected, 8 operational error, 16 usage error).\n"
-		"--remove-snapshots turns the snapshot into an ordinary file and the\n"
+		"does not handle, checks the chain of snapshots and replays each one's\n"
+		"before-image journal, then runs e2fsck with the same options. Exit codes\n"
+		"are e2fsck's (0 clean, 1 fixed, 4 left uncorrected, 8 operational error,\n"
+		"16 usage error).\n"
+		"--remove-snapshots turns every snapshot into an ordinary file and the\n"
 		"filesystem back into plain ext3.\n");
 }
 
@@ -624,7 +627,8 @@ static int check_snapshots(const struct opts *o, ext2_filsys fs, __u32 first,
 			       c.m[i].has_x && (c.m[i].x.flags &
 						EXT3SNAP_X_DELETING) ?
 			       " deleting" : "");
-		printf("%s\n", c.end == E3S_CHAIN_OK ? "" : ", then damage");
+		printf("%s\n", c.end == E3S_CHAIN_OK ? "" :
+		       ", then a damaged link (below)");
 	}
 	if (!has_flag(fs)) {
 		printf("%s: snapshots exist but the has_snapshot flag is not set: the filesystem may have been written without keeping them\n",
@@ -681,7 +685,7 @@ out:
 	return rc;
 }
 
-/* The checks before e2fsck's: journal recovery, the snapshot, the BIJ. */
+/* The checks before e2fsck's: journal recovery, the chain, the BIJs. */
 static int snapshot_pass(const struct opts *o)
 {
 	int rc, unknown, mflags = 0;
