@@ -140,6 +140,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBDIR)/libext3snap.a
 # Crafting snapshots and journals: the BIJ unit tests and the host tests.
 CRAFT		:= tests/tools/bij-craft.c tests/tools/bij-craft.h
 $(B)/tests/test_bij: $(CRAFT)
+$(B)/tests/test_chain: $(CRAFT)
 $(B)/tests/bijcraft: tests/tools/bijcraft.c $(CRAFT) $(LIBDIR)/libext3snap.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/tools -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)

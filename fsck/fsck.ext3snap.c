@@ -3,10 +3,12 @@
  * fsck.ext3snap: check an ext3snap filesystem.
  *
  * Takes e2fsck's options and exit codes, so 'fsck -t ext3snap DEV' works.
- * It refuses a filesystem ext3snap does not handle; if a snapshot exists
- * it recovers the jbd2 journal, replays the snapshot's before-image
- * journal (BIJ) and checks the snapshot's own structures, then hands the
- * ordinary checks to e2fsck itself rather than re-implementing them.
+ * It refuses a filesystem ext3snap does not handle; if snapshots exist
+ * it recovers the jbd2 journal, walks the chain of snapshots (newest to
+ * oldest through their trusted.ext3snap xattrs), checks each snapshot's
+ * structures and replays its before-image journal (BIJ), deals with
+ * snapshot files outside the chain, then hands the ordinary checks to
+ * e2fsck itself rather than re-implementing them.
  *
  * e2fsck refuses RO_COMPAT_HAS_SNAPSHOT, which every filesystem with a
  * snapshot carries. Clearing the flag on disk for the check would leave
@@ -53,10 +55,11 @@ static void usage(FILE *out)
 		"       fsck.ext3snap --remove-snapshots DEVICE\n"
 		"\n"
 		"Checks an ext3 filesystem used with ext3snap: refuses formats ext3snap\n"
-		"does not handle, replays and checks the snapshot's before-image journal,\n"
-		"then runs e2fsck with the same options. Exit codes are e2fsck's (0 clean,\n"
-		"1 fixed, 4 left uncorrected, 8 operational error, 16 usage error).\n"
-		"--remove-snapshots turns the snapshot into an ordinary file and the\n"
+		"does not handle, checks the chain of snapshots and replays each one's\n"
+		"before-image journal, then runs e2fsck with the same options. Exit codes\n"
+		"are e2fsck's (0 clean, 1 fixed, 4 left uncorrected, 8 operational error,\n"
+		"16 usage error).\n"
+		"--remove-snapshots turns every snapshot into an ordinary file and the\n"
 		"filesystem back into plain ext3.\n");
 }
 
@@ -316,7 +319,7 @@ static int count_bad(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 	return 0;
 }
 
-/* Detach the snapshot from the superblock: it is not a usable one. */
+/* Detach the chain from the superblock: it is not a usable one. */
 static void detach(ext2_filsys fs)
 {
 	fs->super->s_snapshot_inum = 0;
@@ -324,16 +327,35 @@ static void detach(ext2_filsys fs)
 	ext2fs_mark_super_dirty(fs);
 }
 
+/* "snapshot 7 (inode 14)": one use per printf. */
+static const char *snap_name(__u32 id, ext2_ino_t ino)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), "snapshot %u (inode %u)", id, ino);
+	return buf;
+}
+
+/* What to do with a snapshot that cannot be trusted. */
+static void say_delete(const struct opts *o, __u32 id, ext2_ino_t ino)
+{
+	printf("%s: delete %s: e3snapconfig -d on its file (its name: debugfs -R 'ncheck %u' %s), or remove every snapshot with fsck.ext3snap --remove-snapshots %s\n",
+	       o->dev, snap_name(id, ino), ino, o->dev, o->dev);
+}
+
 /*
- * Check the snapshot's structures and replay its journal. FS is open
- * read-write unless -n. Returns e2fsck-style bits.
+ * Check one snapshot of the chain and replay its journal. FS is open
+ * read-write unless -n; the blocks of committed moves of every journal
+ * are reserved already. BROKEN: mark it broken whatever else is found.
+ * Returns e2fsck-style bits.
  */
-static int check_snapshot(const struct opts *o, ext2_filsys fs, __u32 first,
-			  int unknown)
+static int check_member(const struct opts *o, ext2_filsys fs,
+			const struct e3s_chain_member *m, __u32 first,
+			int unknown, int broken)
 {
 	struct ext2_super_block *sb = fs->super;
-	ext2_ino_t ino = sb->s_snapshot_inum;
-	int dry = o->mode == 'n', rc = 0, broken = 0, flags;
+	int dry = o->mode == 'n', rc = 0, flags;
+	ext2_ino_t ino = m->ino;
 	struct e3s_bij_result r;
 	struct ext2_inode inode;
 	struct e3s_bij_hdr h;
@@ -341,38 +363,17 @@ static int check_snapshot(const struct opts *o, ext2_filsys fs, __u32 first,
 	struct bad_blocks b;
 	errcode_t err;
 
-	if (!ino) {
-		if (!has_flag(fs))
-			return FSCK_OK;
-		printf("%s: the has_snapshot flag is set but no snapshot exists\n",
-		       o->dev);
-		if (!ask(o, "clear the flag"))
-			return FSCK_UNFIXED;
-		detach(fs);
-		return FSCK_FIXED;
-	}
-	err = ext2fs_read_bitmaps(fs);
-	if (!err && (ino < EXT2_FIRST_INO(sb) || ino > sb->s_inodes_count))
-		err = EXT2_ET_BAD_INODE_NUM;
-	if (!err)
-		err = ext2fs_read_inode(fs, ino, &inode);
-	if (err || !ext2fs_test_inode_bitmap2(fs->inode_map, ino) ||
-	    !inode.i_links_count || inode.i_dtime ||
-	    !LINUX_S_ISREG(inode.i_mode) ||
-	    !(inode.i_flags & EXT3SNAP_SNAPFILE_FL)) {
-		printf("%s: the superblock names inode %u as the snapshot, but it is not a snapshot file (%s)\n",
-		       o->dev, ino, err ? error_message(err) :
-		       "free, not a regular file, or without the snapshot flag");
-		if (!ask(o, "forget the snapshot (the origin is not affected)"))
-			return FSCK_UNFIXED;
-		detach(fs);
-		return FSCK_FIXED;
+	err = ext2fs_read_inode(fs, ino, &inode);
+	if (err) {
+		fprintf(stderr, PROG ": %s: cannot read snapshot inode %u: %s\n",
+			o->dev, ino, error_message(err));
+		return FSCK_ERROR;
 	}
 	if ((inode.i_mode & 07777) != 0400 || inode_uid(inode) ||
 	    inode_gid(inode)) {
-		printf("%s: snapshot inode %u has mode %o, owner %u:%u; it must be 0400, 0:0\n",
-		       o->dev, ino, inode.i_mode & 07777, inode_uid(inode),
-		       inode_gid(inode));
+		printf("%s: %s has mode %o, owner %u:%u; it must be 0400, 0:0\n",
+		       o->dev, snap_name(m->id, ino), inode.i_mode & 07777,
+		       inode_uid(inode), inode_gid(inode));
 		if (ask(o, "set mode 0400, owner 0:0")) {
 			inode.i_mode = LINUX_S_IFREG | 0400;
 			inode.i_uid = inode.i_gid = 0;
@@ -386,27 +387,16 @@ static int check_snapshot(const struct opts *o, ext2_filsys fs, __u32 first,
 		}
 	}
 	if (e3s_bij_read_header(fs, ino, &h, msg)) {
-		printf("%s: %s\n", o->dev, msg);
-		printf("%s: snapshot %u cannot be trusted: delete it (e3snapconfig -d, or fsck.ext3snap --remove-snapshots)\n",
-		       o->dev, sb->s_snapshot_id);
+		printf("%s: %s: %s\n", o->dev, snap_name(m->id, ino), msg);
+		printf("%s: %s cannot be trusted (its journal header is unreadable, so it cannot even be marked broken)\n",
+		       o->dev, snap_name(m->id, ino));
+		say_delete(o, m->id, ino);
 		return rc | FSCK_UNFIXED;
 	}
-	if (!has_flag(fs)) {
-		printf("%s: snapshot %u exists but the has_snapshot flag is not set: the filesystem may have been written without keeping the snapshot\n",
-		       o->dev, h.snap_id);
-		if (ask(o, "set the flag and mark the snapshot broken")) {
-			sb->s_feature_ro_compat |=
-				EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT;
-			ext2fs_mark_super_dirty(fs);
-			broken = 1;
-			rc |= FSCK_FIXED;
-		} else {
-			rc |= FSCK_UNFIXED;
-		}
-	}
-	if (h.snap_id != sb->s_snapshot_id) {
-		printf("%s: snapshot inode %u belongs to snapshot %u, the superblock says %u\n",
-		       o->dev, ino, h.snap_id, sb->s_snapshot_id);
+	if (h.snap_id != m->id) {
+		printf("%s: snapshot inode %u: its journal belongs to snapshot %u, but %s says %u\n",
+		       o->dev, ino, h.snap_id,
+		       m->has_x ? "its xattr" : "the superblock", m->id);
 		if (ask(o, "mark the snapshot broken")) {
 			broken = 1;
 			rc |= FSCK_FIXED;
@@ -425,8 +415,8 @@ static int check_snapshot(const struct opts *o, ext2_filsys fs, __u32 first,
 		return rc | FSCK_ERROR;
 	}
 	if (b.bad) {
-		printf("%s: snapshot %u maps %llu blocks outside the filesystem (e2fsck will clear them)\n",
-		       o->dev, h.snap_id, (unsigned long long)b.bad);
+		printf("%s: %s maps %llu blocks outside the filesystem (e2fsck will clear them)\n",
+		       o->dev, snap_name(m->id, ino), (unsigned long long)b.bad);
 		if (ask(o, "mark the snapshot broken")) {
 			broken = 1;
 			rc |= FSCK_FIXED;
@@ -441,35 +431,36 @@ static int check_snapshot(const struct opts *o, ext2_filsys fs, __u32 first,
 		return rc | FSCK_ERROR;
 	}
 	if (r.copies_new || r.moved_new) {
-		printf("%s: snapshot %u: %s %u journal records: %llu copied blocks, %llu moved blocks\n",
-		       o->dev, h.snap_id, dry ? "would replay" : "replayed",
-		       r.records, (unsigned long long)r.copies_new,
+		printf("%s: %s: %s %u journal records: %llu copied blocks, %llu moved blocks\n",
+		       o->dev, snap_name(m->id, ino),
+		       dry ? "would replay" : "replayed", r.records,
+		       (unsigned long long)r.copies_new,
 		       (unsigned long long)r.moved_new);
 		rc |= dry ? FSCK_UNFIXED : FSCK_FIXED;
 	} else if (o->mode != 'p' && r.records) {
-		printf("%s: snapshot %u: %u journal records, already in the snapshot\n",
-		       o->dev, h.snap_id, r.records);
+		printf("%s: %s: %u journal records, already in the snapshot\n",
+		       o->dev, snap_name(m->id, ino), r.records);
 	}
 	if (unknown && r.moved_uncommitted) {
-		printf("%s: snapshot %u: %llu moved blocks wait for journal recovery\n",
-		       o->dev, h.snap_id,
+		printf("%s: %s: %llu moved blocks wait for journal recovery\n",
+		       o->dev, snap_name(m->id, ino),
 		       (unsigned long long)r.moved_uncommitted);
 		rc |= FSCK_UNFIXED;
 	}
 	if (r.end == E3S_BIJ_END_TORN) {
-		printf("%s: snapshot %u: the last journal record was being written when the system stopped (%s); %s: nothing it protects reached the disk\n",
-		       o->dev, h.snap_id, r.why,
+		printf("%s: %s: the last journal record was being written when the system stopped (%s); %s: nothing it protects reached the disk\n",
+		       o->dev, snap_name(m->id, ino), r.why,
 		       dry ? "it would be dropped" : "dropped");
 		rc |= dry ? FSCK_UNFIXED : FSCK_FIXED;
 	} else if (r.end == E3S_BIJ_END_CORRUPT &&
 		   (h.flags & EXT3SNAP_BIJ_BROKEN)) {
 		/* Known already; deleting the snapshot is the only cure. */
 		if (o->mode != 'p')
-			printf("%s: snapshot %u: damaged journal: %s\n",
-			       o->dev, h.snap_id, r.why);
+			printf("%s: %s: damaged journal: %s\n", o->dev,
+			       snap_name(m->id, ino), r.why);
 	} else if (r.end == E3S_BIJ_END_CORRUPT) {
-		printf("%s: snapshot %u: damaged journal: %s; the snapshot may have lost blocks\n",
-		       o->dev, h.snap_id, r.why);
+		printf("%s: %s: damaged journal: %s; the snapshot may have lost blocks\n",
+		       o->dev, snap_name(m->id, ino), r.why);
 		if (ask(o, "mark the snapshot broken")) {
 			broken = 1;
 			rc |= FSCK_FIXED;
@@ -484,13 +475,217 @@ static int check_snapshot(const struct opts *o, ext2_filsys fs, __u32 first,
 		}
 		h.flags |= EXT3SNAP_BIJ_BROKEN;
 	}
-	if (h.flags & EXT3SNAP_BIJ_BROKEN)
-		printf("%s: snapshot %u is broken: delete it (e3snapconfig -d, or fsck.ext3snap --remove-snapshots)\n",
-		       o->dev, h.snap_id);
+	if (h.flags & EXT3SNAP_BIJ_BROKEN) {
+		printf("%s: %s is broken\n", o->dev, snap_name(m->id, ino));
+		say_delete(o, m->id, ino);
+	}
 	return rc;
 }
 
-/* The checks before e2fsck's: journal recovery, the snapshot, the BIJ. */
+/*
+ * Make snapshot file INO an ordinary file: replay its journal first (so
+ * that the blocks moved to it are its own rather than nobody's), then
+ * clear its snapshot flag and its xattr. 0, or -1 (said why).
+ */
+static int make_ordinary(const char *dev, ext2_filsys fs, ext2_ino_t ino,
+			 __u32 first)
+{
+	struct e3s_bij_result r;
+	struct ext2_inode inode;
+	char msg[E3S_MSG_LEN];
+	errcode_t err;
+
+	if (e3s_bij_replay(fs, ino, first, 0, &r, msg))
+		printf("%s: %s (not replayed; e2fsck -f will free the blocks it held)\n",
+		       dev, msg);
+	if (e3s_snap_xattr_remove(fs, ino, msg)) {
+		fprintf(stderr, PROG ": %s: %s\n", dev, msg);
+		return -1;
+	}
+	err = ext2fs_read_inode(fs, ino, &inode);
+	if (!err) {
+		inode.i_flags &= ~EXT3SNAP_SNAPFILE_FL;
+		err = ext2fs_write_inode(fs, ino, &inode);
+	}
+	if (err) {
+		fprintf(stderr, PROG ": %s: cannot write inode %u: %s\n", dev,
+			ino, error_message(err));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Snapshot files that chain C does not hold. They become ordinary files,
+ * unless the chain may hold them after all: its walk stopped early, or
+ * the file has an xattr while the chain's head has none.
+ */
+static int check_orphans(const struct opts *o, ext2_filsys fs,
+			 const struct e3s_chain *c, const ext2_ino_t *files,
+			 unsigned int nfiles, __u32 first)
+{
+	int head_x = c->n && c->m[0].has_x;
+	char msg[E3S_MSG_LEN], what[E3S_MSG_LEN + 32], fix[128];
+	struct e3s_snap_x x;
+	unsigned int i;
+	int rc = 0, r;
+
+	for (i = 0; i < nfiles; i++) {
+		if (e3s_chain_has(c, files[i]))
+			continue;
+		r = e3s_snap_xattr_get(fs, files[i], &x, msg);
+		if (r > 0)
+			snprintf(what, sizeof(what), "its xattr says snapshot %u",
+				 x.id);
+		else if (!r)
+			snprintf(what, sizeof(what), "no snapshot xattr");
+		else
+			snprintf(what, sizeof(what), "%s", msg);
+		printf("%s: inode %u has the snapshot flag but is not in the chain of snapshots (%s)\n",
+		       o->dev, files[i], what);
+		if (c->end != E3S_CHAIN_OK || (r > 0 && !head_x)) {
+			printf("%s: inode %u left alone: it may belong to a chain the superblock cannot reach; check the messages above, or remove every snapshot with fsck.ext3snap --remove-snapshots %s\n",
+			       o->dev, files[i], o->dev);
+			rc |= FSCK_UNFIXED;
+			continue;
+		}
+		snprintf(fix, sizeof(fix),
+			 "make inode %u an ordinary file (clear its snapshot flag and xattr)",
+			 files[i]);
+		if (!ask(o, fix)) {
+			rc |= FSCK_UNFIXED;
+			continue;
+		}
+		if (make_ordinary(o->dev, fs, files[i], first))
+			return rc | FSCK_ERROR;
+		printf("%s: inode %u is an ordinary read-only file now: find its name with \"debugfs -R 'ncheck %u' %s\" and delete it with rm to free its space\n",
+		       o->dev, files[i], files[i], o->dev);
+		rc |= FSCK_FIXED;
+	}
+	return rc;
+}
+
+/*
+ * Check the chain of snapshots, each snapshot's structures and journal
+ * (replayed), and the snapshot files outside the chain. FS is open
+ * read-write unless -n. Returns e2fsck-style bits.
+ */
+static int check_snapshots(const struct opts *o, ext2_filsys fs, __u32 first,
+			   int unknown)
+{
+	struct ext2_super_block *sb = fs->super;
+	int dry = o->mode == 'n', rc = 0, broken = 0;
+	struct e3s_chain c = { 0 };
+	struct e3s_bij_result r;
+	char msg[E3S_MSG_LEN], fix[128];
+	ext2_ino_t *files = NULL;
+	unsigned int nfiles, i;
+
+	if (e3s_chain_walk(fs, &c, msg) ||
+	    e3s_snapfiles(fs, &files, &nfiles, msg)) {
+		fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+		e3s_chain_free(&c);
+		return FSCK_ERROR;
+	}
+	if (!sb->s_snapshot_inum) {
+		if (has_flag(fs)) {
+			printf("%s: the has_snapshot flag is set but no snapshot exists\n",
+			       o->dev);
+			if (ask(o, "clear the flag")) {
+				detach(fs);
+				rc |= FSCK_FIXED;
+			} else {
+				rc |= FSCK_UNFIXED;
+			}
+		}
+		rc |= check_orphans(o, fs, &c, files, nfiles, first);
+		goto out;
+	}
+	if (!c.n) {
+		/* The newest snapshot is not one: nothing of the chain. */
+		printf("%s: %s\n", o->dev, c.why);
+		if (!nfiles) {
+			if (ask(o, "forget the snapshot (the origin is not affected)")) {
+				detach(fs);
+				rc |= FSCK_FIXED;
+			} else {
+				rc |= FSCK_UNFIXED;
+			}
+			goto out;
+		}
+		printf("%s: the chain of snapshots cannot be read, and %u files have the snapshot flag; they are left alone: remove every snapshot with fsck.ext3snap --remove-snapshots %s (the origin is not affected)\n",
+		       o->dev, nfiles, o->dev);
+		rc |= FSCK_UNFIXED;
+		goto out;
+	}
+	if (o->mode != 'p') {
+		printf("%s: %u snapshot%s, newest first:", o->dev, c.n,
+		       c.n == 1 ? "" : "s");
+		for (i = 0; i < c.n; i++)
+			printf("%s %s%s", i ? "," : "",
+			       snap_name(c.m[i].id, c.m[i].ino),
+			       c.m[i].has_x && (c.m[i].x.flags &
+						EXT3SNAP_X_DELETING) ?
+			       " deleting" : "");
+		printf("%s\n", c.end == E3S_CHAIN_OK ? "" :
+		       ", then a damaged link (below)");
+	}
+	if (!has_flag(fs)) {
+		printf("%s: snapshots exist but the has_snapshot flag is not set: the filesystem may have been written without keeping them\n",
+		       o->dev);
+		if (ask(o, "set the flag and mark every snapshot broken")) {
+			sb->s_feature_ro_compat |=
+				EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT;
+			ext2fs_mark_super_dirty(fs);
+			broken = 1;
+			rc |= FSCK_FIXED;
+		} else {
+			rc |= FSCK_UNFIXED;
+		}
+	}
+	if (c.m[0].id > sb->s_snapshot_id) {
+		printf("%s: the newest snapshot has id %u, but the superblock's s_snapshot_id (the last id given) is %u: the next snapshot would reuse an id\n",
+		       o->dev, c.m[0].id, sb->s_snapshot_id);
+		snprintf(fix, sizeof(fix), "set s_snapshot_id to %u",
+			 c.m[0].id);
+		if (ask(o, fix)) {
+			sb->s_snapshot_id = c.m[0].id;
+			ext2fs_mark_super_dirty(fs);
+			rc |= FSCK_FIXED;
+		} else {
+			rc |= FSCK_UNFIXED;
+		}
+	}
+	/*
+	 * Reserve the blocks every journal moves before any replay
+	 * allocates a block: a copy into one snapshot must not take a block
+	 * another one is owed. A journal that cannot be read is reported by
+	 * check_member.
+	 */
+	for (i = 0; !dry && i < nfiles; i++)
+		e3s_bij_replay(fs, files[i], first, E3S_BIJ_RESERVE_ONLY, &r,
+			       msg);
+	for (i = 0; i < c.n; i++) {
+		rc |= check_member(o, fs, &c.m[i], first, unknown, broken);
+		if (rc & FSCK_ERROR)
+			goto out;
+	}
+	if (c.end != E3S_CHAIN_OK) {
+		printf("%s: the chain of snapshots is damaged: %s\n", o->dev,
+		       c.why);
+		printf("%s: the snapshots older than %s cannot be reached; fsck.ext3snap does not guess where the chain goes: remove every snapshot with fsck.ext3snap --remove-snapshots %s (the origin is not affected)\n",
+		       o->dev, snap_name(c.m[c.n - 1].id, c.m[c.n - 1].ino),
+		       o->dev);
+		rc |= FSCK_UNFIXED;
+	}
+	rc |= check_orphans(o, fs, &c, files, nfiles, first);
+out:
+	free(files);
+	e3s_chain_free(&c);
+	return rc;
+}
+
+/* The checks before e2fsck's: journal recovery, the chain, the BIJs. */
 static int snapshot_pass(const struct opts *o)
 {
 	int rc, unknown, mflags = 0;
@@ -516,7 +711,7 @@ static int snapshot_pass(const struct opts *o)
 		return FSCK_ERROR;
 	/* Like the kernel and e2fsck: backups are e2fsck's business. */
 	fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
-	rc |= check_snapshot(o, fs, first, unknown);
+	rc |= check_snapshots(o, fs, first, unknown);
 	err = ext2fs_close_free(&fs);
 	if (err) {
 		fprintf(stderr, PROG ": %s: cannot write the changes: %s\n",
@@ -526,18 +721,23 @@ static int snapshot_pass(const struct opts *o)
 	return rc;
 }
 
-/* --remove-snapshots: back to plain ext3, the snapshot an ordinary file. */
+/*
+ * --remove-snapshots: back to plain ext3, every snapshot file (of the
+ * chain, or carrying the flag outside it) an ordinary file.
+ */
 static int remove_snapshots(const struct opts *o)
 {
-	struct e3s_bij_result r;
-	struct ext2_inode inode;
+	int rc, unknown, mflags = 0, shim, r;
+	struct e3s_chain c = { 0 };
+	struct e3s_bij_result res;
 	struct opts yes = *o;
+	ext2_ino_t ino, *files = NULL;
+	unsigned int nfiles, i;
 	char msg[E3S_MSG_LEN];
-	int rc, unknown, mflags = 0, file = 0, shim;
-	ext2_ino_t ino;
+	struct e3s_snap_x x;
 	ext2_filsys fs;
-	__u32 first, id;
 	errcode_t err;
+	__u32 first;
 
 	err = ext2fs_check_if_mounted(o->dev, &mflags);
 	if (err || (mflags & EXT2_MF_MOUNTED)) {
@@ -548,10 +748,16 @@ static int remove_snapshots(const struct opts *o)
 	if (open_fs(o->dev, 0, &fs))
 		return FSCK_ERROR;
 	ino = fs->super->s_snapshot_inum;
-	id = fs->super->s_snapshot_id;
 	shim = has_flag(fs);
+	r = e3s_snapfiles(fs, &files, &nfiles, msg);
 	ext2fs_close_free(&fs);
-	if (!ino && !shim) {
+	if (r) {
+		fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+		return FSCK_ERROR;
+	}
+	free(files);
+	files = NULL;
+	if (!ino && !shim && !nfiles) {
 		printf("%s has no snapshot: nothing to do\n", o->dev);
 		return FSCK_OK;
 	}
@@ -561,38 +767,59 @@ static int remove_snapshots(const struct opts *o)
 		return rc;
 	if (open_fs(o->dev, 1, &fs))
 		return FSCK_ERROR;
+	if (e3s_chain_walk(fs, &c, msg) ||
+	    e3s_snapfiles(fs, &files, &nfiles, msg)) {
+		fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+		rc = FSCK_ERROR;
+		goto out;
+	}
+	if (c.end != E3S_CHAIN_OK)
+		printf("%s: the chain of snapshots is damaged (%s); removing every snapshot file found\n",
+		       o->dev, c.why);
 	/*
-	 * Replay what the journal holds first, so that the blocks moved to
-	 * the snapshot belong to its file rather than to nobody.
+	 * Replay every journal first, so that the blocks moved to a
+	 * snapshot belong to its file rather than to nobody; all moves
+	 * reserved before any copy allocates.
 	 */
-	if (ino && e3s_bij_replay(fs, ino, first, 0, &r, msg))
-		printf("%s: %s (not replayed; e2fsck -f will free the blocks it held)\n",
-		       o->dev, msg);
-	if (ino && ino >= EXT2_FIRST_INO(fs->super) &&
-	    ino <= fs->super->s_inodes_count &&
-	    !ext2fs_read_inode(fs, ino, &inode) &&
-	    (inode.i_flags & EXT3SNAP_SNAPFILE_FL) && inode.i_links_count) {
-		inode.i_flags &= ~EXT3SNAP_SNAPFILE_FL;
-		err = ext2fs_write_inode(fs, ino, &inode);
-		if (err) {
-			fprintf(stderr, PROG ": %s: cannot write inode %u: %s\n",
-				o->dev, ino, error_message(err));
-			ext2fs_close_free(&fs);
-			return FSCK_ERROR;
+	for (i = 0; i < nfiles; i++)
+		e3s_bij_replay(fs, files[i], first, E3S_BIJ_RESERVE_ONLY,
+			       &res, msg);
+	for (i = 0; i < nfiles; i++) {
+		r = e3s_snap_xattr_get(fs, files[i], &x, msg);
+		if (make_ordinary(o->dev, fs, files[i], first)) {
+			rc = FSCK_ERROR;
+			goto out;
 		}
-		file = 1;
+		if (files[i] == ino && r <= 0)
+			x.id = fs->super->s_snapshot_id;
+		if (r > 0 || files[i] == ino)
+			printf("%s: %s removed; its file is now an ordinary read-only file\n",
+			       o->dev, snap_name(x.id, files[i]));
+		else
+			printf("%s: snapshot file (inode %u) removed; it is now an ordinary read-only file\n",
+			       o->dev, files[i]);
+	}
+	if (nfiles) {
+		printf("%s: find the files' names with \"debugfs -R 'ncheck",
+		       o->dev);
+		for (i = 0; i < nfiles; i++)
+			printf(" %u", files[i]);
+		printf("' %s\" and delete them with rm to free their space\n",
+		       o->dev);
 	}
 	/* All superblock copies: none may carry the flag any more. */
 	detach(fs);
+out:
+	free(files);
+	e3s_chain_free(&c);
 	err = ext2fs_close_free(&fs);
 	if (err) {
 		fprintf(stderr, PROG ": %s: cannot write the superblock: %s\n",
 			o->dev, error_message(err));
 		return FSCK_ERROR;
 	}
-	if (file)
-		printf("%s: snapshot %u removed; its file (inode %u) is now an ordinary read-only file: find its name with \"debugfs -R 'ncheck %u' %s\" and delete it with rm to free its space\n",
-		       o->dev, id, ino, ino, o->dev);
+	if (rc)
+		return rc;
 	printf("%s is plain ext3 again\n", o->dev);
 	return FSCK_OK;
 }

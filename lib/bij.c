@@ -434,9 +434,10 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 {
 	struct scan s = { .fs = fs, .ino = ino };
 	int dry = flags & E3S_BIJ_DRY_RUN;
+	int passes = (flags & E3S_BIJ_RESERVE_ONLY) ? 1 : 2;
 	enum rec_state st, st1;
-	__u32 pos, torn_pos = 0;
-	__u64 seq;
+	__u32 pos = 0, torn_pos = 0;
+	__u64 seq = 0;
 	errcode_t err = 0;
 	const char *doing = "read";
 	int ret = -1, pass;
@@ -444,6 +445,11 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	memset(r, 0, sizeof(*r));
 	if (e3s_bij_read_header(fs, ino, &s.h, msg))
 		return -1;
+	if (dry && passes == 1) {
+		snprintf(msg, E3S_MSG_LEN,
+			 "E3S_BIJ_RESERVE_ONLY and E3S_BIJ_DRY_RUN together make no sense");
+		return -1;
+	}
 	if (!dry && !(fs->flags & EXT2_FLAG_RW)) {
 		snprintf(msg, E3S_MSG_LEN,
 			 "replaying the journal of snapshot inode %u needs the filesystem open read-write",
@@ -464,9 +470,11 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	/*
 	 * Two passes when writing: the first only reserves the blocks of
 	 * committed moves in the bitmap, so that no block allocated by the
-	 * second (a copy, an indirect block) can be one of them.
+	 * second (a copy, an indirect block) can be one of them. With
+	 * several snapshots the caller runs the first pass (RESERVE_ONLY)
+	 * over every journal before replaying any.
 	 */
-	for (pass = dry ? 1 : 0; pass < 2; pass++) {
+	for (pass = dry ? 1 : 0; pass < passes; pass++) {
 		memset(r, 0, sizeof(*r));
 		pos = s.h.tail_pos;
 		seq = s.h.tail_seq;
@@ -511,6 +519,11 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	}
 	r->end_pos = pos;
 	r->end_seq = seq;
+	if (passes == 1) {
+		/* Reserved in the bitmap; the file and journal unchanged. */
+		ret = 0;
+		goto out;
+	}
 	if (later_record_exists(&s, seq, &err)) {
 		r->end = E3S_BIJ_END_CORRUPT;
 		if (!r->why[0])

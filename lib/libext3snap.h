@@ -153,6 +153,10 @@ struct e3s_bij_result {
 
 #define E3S_BIJ_DRY_RUN		0x1	/* write nothing; count what would be */
 #define E3S_BIJ_TID_UNKNOWN	0x2	/* which tids committed is not known */
+#define E3S_BIJ_RESERVE_ONLY	0x4	/* only mark the blocks of committed
+					 * moves in use (in memory), before
+					 * replaying the journals of several
+					 * snapshots: no copy may take one */
 
 /*
  * Replay the BIJ of snapshot inode INO into the file: scan from the tail,
@@ -253,5 +257,90 @@ void e3s_list_json(FILE *out, const struct e3s_snap_row *rows, unsigned int n,
  */
 void e3s_delete_progress(const char *file, __s64 freed, __u64 total,
 			 char *buf, size_t len);
+
+/* ---- the chain of snapshots (chain.c) ----------------------------------- */
+
+/* The xattr trusted.ext3snap (struct ext3snap_xattr) in CPU byte order. */
+struct e3s_snap_x {
+	__u32 id;
+	__u32 prev;		/* next older snapshot's inode, or 0 */
+	__u32 flags;		/* EXT3SNAP_X_DELETING */
+	__u64 time;
+	__u32 parent, parent_gen;
+};
+
+/*
+ * Read the trusted.ext3snap xattr of inode INO: 1 with *X filled, 0 if the
+ * inode has none (or the filesystem has no xattrs), -1 if it cannot be
+ * read or is not valid (length, magic), with what is wrong in MSG.
+ */
+int e3s_snap_xattr_get(ext2_filsys fs, ext2_ino_t ino, struct e3s_snap_x *x,
+		       char *msg);
+
+/* Write (replace) the xattr of INO from X. 0, or -1 with MSG. */
+int e3s_snap_xattr_set(ext2_filsys fs, ext2_ino_t ino,
+		       const struct e3s_snap_x *x, char *msg);
+
+/* Remove the xattr of INO, if it has one. 0, or -1 with MSG. */
+int e3s_snap_xattr_remove(ext2_filsys fs, ext2_ino_t ino, char *msg);
+
+/*
+ * Is INO an in-use regular file with EXT3SNAP_SNAPFILE_FL? 0 with *INODE
+ * read, or -1 with the reason in MSG (a phrase: "a directory", ...). The
+ * inode bitmap must have been read.
+ */
+int e3s_snap_inode_check(ext2_filsys fs, ext2_ino_t ino,
+			 struct ext2_inode *inode, char *msg);
+
+struct e3s_chain_member {
+	ext2_ino_t ino;
+	__u32 id;
+	int has_x;		/* 0: a head without the xattr (the format
+				 * before chains): a chain of one */
+	struct e3s_snap_x x;	/* if has_x */
+};
+
+enum e3s_chain_end {
+	E3S_CHAIN_OK,		/* walked to an x_prev of 0 */
+	E3S_CHAIN_NOT_SNAPFILE,	/* s_snapshot_inum or an x_prev names an
+				 * inode that is not a snapshot file */
+	E3S_CHAIN_BAD_XATTR,	/* a member's xattr is missing or invalid */
+	E3S_CHAIN_LOOP,		/* an x_prev names a member again */
+	E3S_CHAIN_ID_ORDER,	/* ids do not decrease along the chain */
+};
+
+/*
+ * The chain of snapshots of FS, newest first, as far as it can be read:
+ * M[0 .. N-1] are snapshot files with valid xattrs (or the compatible
+ * head) and strictly decreasing ids. END says why the walk stopped; if not
+ * E3S_CHAIN_OK, BAD_INO is the inode it could not take (named by the
+ * superblock if N is 0, else by M[N-1]'s x_prev) and WHY says what is
+ * wrong, naming the snapshots.
+ */
+struct e3s_chain {
+	struct e3s_chain_member *m;
+	unsigned int n;
+	int end;			/* enum e3s_chain_end */
+	ext2_ino_t bad_ino;
+	char why[2 * E3S_MSG_LEN];	/* room for a nested message */
+};
+
+/*
+ * Walk the chain from s_snapshot_inum (reads the bitmaps). The walk is
+ * bounded (each inode once). 0 (a damaged chain too: see C->end), or -1
+ * with MSG if it could not run (no memory, I/O). Free with e3s_chain_free.
+ */
+int e3s_chain_walk(ext2_filsys fs, struct e3s_chain *c, char *msg);
+void e3s_chain_free(struct e3s_chain *c);
+
+/* Is INO a member of chain C? */
+int e3s_chain_has(const struct e3s_chain *c, ext2_ino_t ino);
+
+/*
+ * Every in-use inode carrying EXT3SNAP_SNAPFILE_FL, in inode order, in a
+ * new array *INOS of *N (free with free()). 0, or -1 with MSG.
+ */
+int e3s_snapfiles(ext2_filsys fs, ext2_ino_t **inos, unsigned int *n,
+		  char *msg);
 
 #endif /* LIBEXT3SNAP_H */

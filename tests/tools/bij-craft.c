@@ -43,8 +43,9 @@ errcode_t craft_bij_io(ext2_filsys fs, ext2_ino_t ino, __u32 pos, void *buf,
 	return io_channel_read_blk64(fs->io, pblk, 1, buf);
 }
 
-errcode_t craft_snapshot(ext2_filsys fs, const char *name, __u32 id,
-			 __u32 len, ext2_ino_t *ino)
+/* The snapshot file and its journal; the superblock is left alone. */
+static errcode_t craft_file(ext2_filsys fs, const char *name, __u32 id,
+			    __u32 len, ext2_ino_t *ino)
 {
 	blk64_t image = ext2fs_blocks_count(fs->super), blk, goal = 0;
 	struct ext2_inode inode;
@@ -93,14 +94,69 @@ errcode_t craft_snapshot(ext2_filsys fs, const char *name, __u32 id,
 	h = (struct e3s_bij_hdr){ .snap_id = id, .image_blocks = image,
 				  .len = len, .tail_pos = 1, .tail_seq = 1 };
 	e3s_bij_encode_header(&h, buf);
-	err = craft_bij_io(fs, *ino, 0, buf, 1);
-	if (err)
-		return err;
-	fs->super->s_snapshot_inum = *ino;
+	return craft_bij_io(fs, *ino, 0, buf, 1);
+}
+
+/* Name INO, snapshot ID, as the newest snapshot in the superblock. */
+static void set_head(ext2_filsys fs, ext2_ino_t ino, __u32 id)
+{
+	fs->super->s_snapshot_inum = ino;
 	fs->super->s_snapshot_id = id;
 	fs->super->s_feature_ro_compat |= EXT3SNAP_RO_COMPAT_HAS_SNAPSHOT;
 	ext2fs_mark_super_dirty(fs);
-	return 0;
+}
+
+errcode_t craft_snapshot(ext2_filsys fs, const char *name, __u32 id,
+			 __u32 len, ext2_ino_t *ino)
+{
+	errcode_t err = craft_file(fs, name, id, len, ino);
+
+	if (!err)
+		set_head(fs, *ino, id);
+	return err;
+}
+
+errcode_t craft_member(ext2_filsys fs, const char *name, __u32 id, __u32 len,
+		       __u32 prev, __u32 x_flags, ext2_ino_t *ino)
+{
+	struct e3s_snap_x x = { .id = id, .prev = prev, .flags = x_flags,
+				.time = time(NULL), .parent = EXT2_ROOT_INO };
+	char msg[E3S_MSG_LEN];
+	errcode_t err;
+
+	err = craft_file(fs, name, id, len, ino);
+	if (!err && e3s_snap_xattr_set(fs, *ino, &x, msg))
+		err = EXT2_ET_EA_BAD_VALUE_SIZE;
+	return err;
+}
+
+errcode_t craft_chain(ext2_filsys fs, const char *name, __u32 id, __u32 len,
+		      __u32 x_flags, ext2_ino_t *ino)
+{
+	errcode_t err;
+
+	err = craft_member(fs, name, id, len, fs->super->s_snapshot_inum,
+			   x_flags, ino);
+	if (!err)
+		set_head(fs, *ino, id);
+	return err;
+}
+
+errcode_t craft_xattr_raw(ext2_filsys fs, ext2_ino_t ino, const void *val,
+			  size_t len)
+{
+	struct ext2_xattr_handle *h;
+	errcode_t err;
+
+	err = ext2fs_xattrs_open(fs, ino, &h);
+	if (err)
+		return err;
+	err = ext2fs_xattrs_read(h);
+	if (!err)
+		err = ext2fs_xattr_set(h, "trusted." EXT3SNAP_XATTR_NAME, val,
+				       len);
+	ext2fs_xattrs_close(&h);
+	return err;
 }
 
 errcode_t craft_record(ext2_filsys fs, ext2_ino_t ino, __u32 pos, __u64 seq,

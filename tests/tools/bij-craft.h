@@ -28,6 +28,25 @@ struct craft_entry {
 errcode_t craft_snapshot(ext2_filsys fs, const char *name, __u32 id,
 			 __u32 len, ext2_ino_t *ino);
 
+/*
+ * A snapshot on top of the chain, as the kernel takes one from issue 5
+ * on: like craft_snapshot, and the file carries the xattr trusted.ext3snap
+ * (ID, x_prev = the current s_snapshot_inum, X_FLAGS). 0 or an error.
+ */
+errcode_t craft_chain(ext2_filsys fs, const char *name, __u32 id, __u32 len,
+		      __u32 x_flags, ext2_ino_t *ino);
+
+/*
+ * A snapshot file with its journal and the xattr (ID, PREV, X_FLAGS) that
+ * the superblock does not name (for broken chains). 0 or an error.
+ */
+errcode_t craft_member(ext2_filsys fs, const char *name, __u32 id, __u32 len,
+		       __u32 prev, __u32 x_flags, ext2_ino_t *ino);
+
+/* Set the xattr trusted.ext3snap of INO to the LEN bytes at VAL, as is. */
+errcode_t craft_xattr_raw(ext2_filsys fs, ext2_ino_t ino, const void *val,
+			  size_t len);
+
 /* Write a whole record SEQ of N entries at ring position POS. */
 errcode_t craft_record(ext2_filsys fs, ext2_ino_t ino, __u32 pos, __u64 seq,
 		       const struct craft_entry *e, int n);

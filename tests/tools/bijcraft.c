@@ -3,7 +3,21 @@
  * bijcraft: make snapshot files and before-image journal records in an
  * unmounted ext3 image, for the host tests of fsck.ext3snap.
  *
+ *   bijcraft [-s INO] IMG COMMAND ...: -s picks the snapshot inode that
+ *   record, poke, bmap and header work on (default: s_snapshot_inum)
+ *
  *   bijcraft IMG snapshot NAME ID LEN   make a snapshot; prints its inode
+ *   bijcraft IMG chain NAME ID LEN [deleting]
+ *                                a snapshot on top of the chain, with the
+ *                                xattr (x_prev: the former newest); prints
+ *                                its inode
+ *   bijcraft IMG member NAME ID LEN PREV
+ *                                a snapshot file with the xattr (ID, PREV)
+ *                                the superblock does not name
+ *   bijcraft IMG xattr INO ID PREV FLAGS   set INO's xattr trusted.ext3snap
+ *   bijcraft IMG xattr-raw INO MAGIC LEN   ... to LEN bytes with MAGIC
+ *   bijcraft IMG xattr-rm INO    remove it
+ *   bijcraft IMG xattr-get INO   print it: id= prev= flags=, or "none"
  *   bijcraft IMG record POS SEQ ENTRY...  write a record; ENTRY is
  *        copy:BLOCK:BYTE       block BLOCK held 4096 bytes of value BYTE
  *        move:BLOCK:LEN:TID    freed by tid TID; TID 'c' is a committed
@@ -55,6 +69,14 @@ int main(int argc, char **argv)
 	errcode_t err;
 	int i, n = 0;
 
+	ext2_ino_t pick = 0;
+	struct e3s_snap_x x;
+
+	if (argc > 3 && !strcmp(argv[1], "-s")) {
+		pick = strtoul(argv[2], NULL, 0);
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: see the comment at the top of bijcraft.c\n");
 		return 2;
@@ -62,8 +84,59 @@ int main(int argc, char **argv)
 	err = craft_open(argv[1], &fs);
 	if (err)
 		die(argv[1], err);
-	ino = fs->super->s_snapshot_inum;
-	if (!strcmp(argv[2], "snapshot") && argc == 6) {
+	ino = pick ? pick : fs->super->s_snapshot_inum;
+	if (!strcmp(argv[2], "chain") && (argc == 6 || argc == 7)) {
+		err = craft_chain(fs, argv[3], strtoul(argv[4], NULL, 0),
+				  strtoul(argv[5], NULL, 0),
+				  argc == 7 ? EXT3SNAP_X_DELETING : 0, &ino);
+		if (err)
+			die("chain", err);
+		printf("%u\n", ino);
+	} else if (!strcmp(argv[2], "member") && argc == 7) {
+		err = craft_member(fs, argv[3], strtoul(argv[4], NULL, 0),
+				   strtoul(argv[5], NULL, 0),
+				   strtoul(argv[6], NULL, 0), 0, &ino);
+		if (err)
+			die("member", err);
+		printf("%u\n", ino);
+	} else if (!strcmp(argv[2], "xattr") && argc == 7) {
+		x = (struct e3s_snap_x){ .id = strtoul(argv[4], NULL, 0),
+					 .prev = strtoul(argv[5], NULL, 0),
+					 .flags = strtoul(argv[6], NULL, 0) };
+		if (e3s_snap_xattr_set(fs, strtoul(argv[3], NULL, 0), &x,
+				       msg)) {
+			fprintf(stderr, "bijcraft: %s\n", msg);
+			return 2;
+		}
+	} else if (!strcmp(argv[2], "xattr-raw") && argc == 6) {
+		struct ext3snap_xattr raw[2];
+		size_t len = strtoul(argv[5], NULL, 0);
+
+		memset(raw, 0, sizeof(raw));
+		raw[0].x_magic = ext2fs_cpu_to_le32(strtoul(argv[4], NULL, 0));
+		raw[0].x_id = ext2fs_cpu_to_le32(1);
+		if (len > sizeof(raw))
+			len = sizeof(raw);
+		err = craft_xattr_raw(fs, strtoul(argv[3], NULL, 0), raw, len);
+		if (err)
+			die("xattr-raw", err);
+	} else if (!strcmp(argv[2], "xattr-rm") && argc == 4) {
+		if (e3s_snap_xattr_remove(fs, strtoul(argv[3], NULL, 0), msg)) {
+			fprintf(stderr, "bijcraft: %s\n", msg);
+			return 2;
+		}
+	} else if (!strcmp(argv[2], "xattr-get") && argc == 4) {
+		i = e3s_snap_xattr_get(fs, strtoul(argv[3], NULL, 0), &x, msg);
+		if (i < 0) {
+			fprintf(stderr, "bijcraft: %s\n", msg);
+			return 1;
+		}
+		if (i)
+			printf("id=%u prev=%u flags=%u\n", x.id, x.prev,
+			       x.flags);
+		else
+			printf("none\n");
+	} else if (!strcmp(argv[2], "snapshot") && argc == 6) {
 		err = craft_snapshot(fs, argv[3], strtoul(argv[4], NULL, 0),
 				     strtoul(argv[5], NULL, 0), &ino);
 		if (err)
