@@ -445,6 +445,13 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	memset(r, 0, sizeof(*r));
 	if (e3s_bij_read_header(fs, ino, &s.h, msg))
 		return -1;
+	/* Sealed: no record ever again, and the ring is (being) freed. */
+	if (s.h.flags & EXT3SNAP_BIJ_SEALED) {
+		r->end = E3S_BIJ_END_CLEAN;
+		r->end_pos = s.h.tail_pos;
+		r->end_seq = s.h.tail_seq;
+		return 0;
+	}
 	if (dry && passes == 1) {
 		snprintf(msg, E3S_MSG_LEN,
 			 "E3S_BIJ_RESERVE_ONLY and E3S_BIJ_DRY_RUN together make no sense");

@@ -615,10 +615,17 @@ int ext3snap_bij_seal(struct ext3snap_snap *snap)
 	bij->ready = false;
 	bij->flags |= EXT3SNAP_BIJ_SEALED;
 	err = write_header(snap, bij->tail_pos, bij->tail_seq);
-	if (err)
+	if (err) {
 		bij->flags &= ~EXT3SNAP_BIJ_SEALED;
-	else
+	} else {
 		bij->ring_left = true;
+		/* Only the header's place is needed from now on. */
+		kvfree(bij->recs);
+		bij->recs = NULL;
+		bij->recs_cap = 0;
+		kvfree(bij->build);
+		bij->build = NULL;
+	}
 	mutex_unlock(&bij->lock);
 ring:
 	if (!err && bij->ring_left) {

@@ -54,6 +54,7 @@ static struct ext3snap_snap *load_one(struct ext3snap_fs *fs,
 	struct ext3snap_snap *snap;
 	struct ext3snap_xattr x;
 	struct inode *inode;
+	bool legacy = false;
 	int err;
 
 	*prev = 0;
@@ -71,6 +72,7 @@ static struct ext3snap_snap *load_one(struct ext3snap_fs *fs,
 		/* Made by a version without the list: a list of one. */
 		memset(&x, 0, sizeof(x));
 		x.x_id = es->s_snapshot_id;
+		legacy = true;
 	} else if (err) {
 		pr_err("%s: the snapshot file (inode %lu) has no valid list entry (error %d); run fsck.ext3snap\n",
 		       sb->s_id, ino, err);
@@ -87,6 +89,7 @@ static struct ext3snap_snap *load_one(struct ext3snap_fs *fs,
 	snap->parent = le32_to_cpu(x.x_parent);
 	snap->parent_gen = le32_to_cpu(x.x_parent_gen);
 	snap->deleted = le32_to_cpu(x.x_flags) & EXT3SNAP_X_DELETING;
+	snap->legacy = legacy;
 	/* As at the take: no writer ever (see take.c). */
 	if (!atomic_dec_unless_positive(&inode->i_writecount)) {
 		iput(inode);

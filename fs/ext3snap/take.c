@@ -311,6 +311,11 @@ static int publish(struct inode *dir, struct dentry *tmp,
 	if (!err)
 		err = ext3snap_write_xattr(handle, snap, inode,
 					   older ? older->inode->i_ino : 0);
+	/* Only the newest may lack an entry (made by an older version). */
+	if (!err && older && older->legacy)
+		err = ext3snap_write_xattr(handle, older, older->inode, 0);
+	if (!err && older)
+		older->legacy = false;
 	if (!err)
 		err = set_snapfile(handle, inode, snap, true);
 	if (!err)
