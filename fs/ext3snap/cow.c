@@ -154,6 +154,19 @@ void ext3snap_free_groups(struct ext3snap_snap *snap)
 	kvfree(snap->groups);
 }
 
+/*
+ * Copies made without a claimed block (the disk was full) are about to be
+ * dropped or handed over: account them as claimed, as the others are.
+ */
+void ext3snap_forgive(struct ext3snap_snap *snap)
+{
+	long n = atomic_long_xchg(&snap->unclaimed, 0);
+
+	if (n)
+		percpu_counter_add(&EXT4_SB(snap->sb)->s_dirtyclusters_counter,
+				   n);
+}
+
 /* Give back a copy's page and the block reserved for it. */
 static void drop_copy(struct ext3snap_snap *snap, struct page *page)
 {
@@ -173,6 +186,7 @@ void ext3snap_drop_store(struct ext3snap_snap *snap)
 
 	/* The journal writer may be reading copies: let it finish. */
 	ext3snap_bij_stop(snap);
+	ext3snap_forgive(snap);
 	xa_for_each(&snap->store, index, entry) {
 		if (xa_is_value(entry)) {
 			lost++;
@@ -277,9 +291,16 @@ int ext3snap_save(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	if (!page)
 		return -ENOMEM;
 	set_page_private(page, 0);
-	/* The block the copy will occupy, claimed now: see the file comment. */
+	/* The block the copy will occupy, claimed now: see the file comment.
+	 * The disk full, an older snapshot gives its blocks up and the
+	 * flusher claims the block once they are free (see snap.c).
+	 */
 	err = ext4_claim_free_clusters(sbi, 1, EXT4_MB_USE_ROOT_BLOCKS |
 				       EXT4_MB_USE_RESERVED);
+	if (err == -ENOSPC && ext3snap_make_room(snap)) {
+		atomic_long_inc(&snap->unclaimed);
+		err = 0;
+	}
 	if (err) {
 		__free_page(page);
 		return err;
@@ -333,6 +354,7 @@ void ext3snap_hand_back(struct ext3snap_snap *snap, struct ext3snap_snap *old)
 	int err = 0;
 
 	WRITE_ONCE(old->newer, NULL);	/* @old's bitmaps: its own view */
+	ext3snap_forgive(snap);
 	xa_for_each(&snap->store, index, page) {
 		if (READ_ONCE(old->state) != EXT3SNAP_STATE_ACTIVE)
 			break;

@@ -19,6 +19,7 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/buffer_head.h>
+#include <linux/delay.h>
 #include <linux/quotaops.h>
 #include "internal.h"
 
@@ -349,6 +350,30 @@ static int pick(struct ext3snap_snap *snap, struct flush_entry *e, bool any)
 	return n;
 }
 
+/*
+ * Claim the blocks of copies made while the disk was full, now that an
+ * older snapshot is giving its blocks up (ext3snap_make_room()). -ENOSPC
+ * when none is left to give up: the snapshot breaks.
+ */
+static int claim_owed(struct ext3snap_snap *snap)
+{
+	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
+	unsigned int tries = 0;
+
+	while (atomic_long_read(&snap->unclaimed) > 0) {
+		if (!ext4_claim_free_clusters(sbi, 1, EXT4_MB_USE_ROOT_BLOCKS |
+					      EXT4_MB_USE_RESERVED)) {
+			atomic_long_dec(&snap->unclaimed);
+			continue;
+		}
+		/* Blocks are being freed: wait for them, a while. */
+		if (!ext3snap_make_room(snap) || ++tries > 600)
+			return -ENOSPC;
+		msleep(50);
+	}
+	return 0;
+}
+
 static int batch_credits(struct super_block *sb)
 {
 	journal_t *journal = EXT4_SB(sb)->s_journal;
@@ -381,6 +406,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 			ext3snap_bij_set_broken(snap);
 		/* The journal is dead too: stop its writer first. */
 		ext3snap_bij_stop(snap);
+		ext3snap_forgive(snap);
 		n = pick(snap, e, true);
 		drop_copies(snap, e, &n);
 		if (!n)		/* each pass drops some: this ends */
@@ -390,6 +416,8 @@ static int flush_batch(struct ext3snap_snap *snap)
 		 * before-image durable before the origin's after-image.
 		 */
 		err = ext3snap_bij_sync(snap);
+		if (!err)
+			err = claim_owed(snap);
 		if (err)
 			return err;
 		n = pick(snap, e, false);

@@ -124,6 +124,9 @@ struct ext3snap_snap {
 	struct ext3snap_bij bij;
 	atomic_long_t pending;		/* copies in the store (pages) */
 	atomic_long_t pending_moves;	/* moved blocks not yet mapped */
+	atomic_long_t unclaimed;	/* copies whose block is not claimed */
+	bool freeing;			/* broken to make room, being freed */
+	struct work_struct free_work;	/* frees it (ext3snap_make_room()) */
 	atomic_long_t copied;
 	atomic_long_t moved;
 	atomic_t bound;			/* ssdev readers */
@@ -186,6 +189,7 @@ void ext3snap_snap_break(struct ext3snap_snap *snap, const char *why,
 void ext3snap_deactivate(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
 void ext3snap_release(struct ext3snap_snap *snap);
 void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
+bool ext3snap_make_room(struct ext3snap_snap *snap);
 u32 ext3snap_user_state(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
 int ext3snap_read_xattr(struct inode *inode, struct ext3snap_xattr *x);
 int ext3snap_write_xattr(handle_t *handle, struct ext3snap_snap *snap,
@@ -197,6 +201,7 @@ int ext3snap_save(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		  const void *data);
 void ext3snap_free_groups(struct ext3snap_snap *snap);
 void ext3snap_drop_store(struct ext3snap_snap *snap);
+void ext3snap_forgive(struct ext3snap_snap *snap);
 int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
 		    struct page *page, unsigned int offset);
 bool ext3snap_needs(struct ext3snap_snap *snap, ext4_fsblk_t block);

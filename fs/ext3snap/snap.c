@@ -9,6 +9,8 @@
 #include "internal.h"
 #include "hooks.h"
 
+static void free_worker(struct work_struct *work);
+
 int ext3snap_read_xattr(struct inode *inode, struct ext3snap_xattr *x)
 {
 	int ret;
@@ -293,6 +295,7 @@ struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id)
 	ext3snap_bij_init(snap);
 	mutex_init(&snap->flush_lock);
 	INIT_DELAYED_WORK(&snap->flush_work, ext3snap_flush_worker);
+	INIT_WORK(&snap->free_work, free_worker);
 	init_waitqueue_head(&snap->drained);
 	return snap;
 }
@@ -313,12 +316,63 @@ void ext3snap_snap_put(struct ext3snap_snap *snap)
 /* Write out, let go of and drop @snap, which is not the active one. */
 void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
 {
+	if (cancel_work_sync(&snap->free_work))
+		ext3snap_snap_put(snap);	/* the worker's reference */
 	cancel_delayed_work_sync(&snap->flush_work);
 	ext3snap_release(snap);
 	spin_lock(&fs->list_lock);
 	list_del_init(&snap->list);
 	spin_unlock(&fs->list_lock);
 	ext3snap_snap_put(snap);
+}
+
+static void free_worker(struct work_struct *work)
+{
+	struct ext3snap_snap *snap = container_of(work, struct ext3snap_snap,
+						  free_work);
+
+	ext3snap_trim(snap, NULL);
+	WRITE_ONCE(snap->freeing, false);
+	ext3snap_snap_put(snap);
+}
+
+/*
+ * The disk is full and @snap, the newest, needs a block for a copy: the
+ * oldest snapshot still intact is broken and its blocks freed (newer ones
+ * never read through older ones). True while blocks are on their way.
+ * With none older left, false: @snap itself will break.
+ */
+bool ext3snap_make_room(struct ext3snap_snap *snap)
+{
+	struct ext3snap_fs *fs = EXT3SNAP_FS(snap->sb);
+	struct ext3snap_snap *victim, *picked = NULL;
+	bool coming = false;
+
+	spin_lock(&fs->list_lock);
+	list_for_each_entry_reverse(victim, &fs->snaps, list) {
+		if (victim == snap)
+			break;
+		if (READ_ONCE(victim->freeing)) {
+			coming = true;
+			break;
+		}
+		if (xchg(&victim->state, EXT3SNAP_STATE_BROKEN) !=
+		    EXT3SNAP_STATE_BROKEN) {
+			picked = victim;
+			WRITE_ONCE(picked->freeing, true);
+			refcount_inc(&picked->ref);
+			coming = true;
+			break;
+		}
+	}
+	spin_unlock(&fs->list_lock);
+	if (picked) {
+		pr_err("%s: disk full: snapshot %u, the oldest intact one, is broken to make room for the newer ones; delete it\n",
+		       snap->sb->s_id, picked->id);
+		ext3snap_kick(picked);	/* says so on disk */
+		queue_work(system_unbound_wq, &picked->free_work);
+	}
+	return coming;
 }
 
 /* What the tools are told (enum ext3snap_snap_state): under fs->lock. */
