@@ -100,7 +100,7 @@ $(SSDEV)/.synced: $(SSDEV_SRCS) $(wildcard include/uapi/*.h include/kernel/*.h)
 $(SSDEV)/ssdev.ko: $(SSDEV)/.synced $(MOD)/ext3snap.ko FORCE
 	@# kbuild does not relink when only the symbol versions it uses change
 	@if [ $(MOD)/Module.symvers -nt $@ ]; then \
-		rm -f $(SSDEV)/*.ko $(SSDEV)/*.mod.c $(SSDEV)/*.mod.o; fi
+		rm -f $(SSDEV)/*.o $(SSDEV)/*.ko; fi
 	$(MAKE) -j$(shell nproc) -C $(KDIR) M=$(SSDEV) \
 		KBUILD_EXTRA_SYMBOLS=$(MOD)/Module.symvers modules
 
