@@ -250,8 +250,8 @@ read_figures() {
 }
 
 # The 8-snapshot configuration: snapshots 2..8 are taken between rounds of
-# overwrites. ext3snap keeps one snapshot at a time until issue 5, so the
-# second take is refused (EBUSY); that is recorded, not worked around.
+# overwrites. A refused take (an older module) is recorded, not worked
+# around.
 e3s8_snapshots() {
 	local i
 	for i in 2 3 4 5 6 7 8; do
