@@ -141,6 +141,15 @@ static int load_snapshots(struct ext3snap_fs *fs)
 		if (newer) {
 			refcount_inc(&newer->ref);
 			snap->newer = newer;
+			/* It reads through a broken one (a crash came before
+			 * its flusher could say so on disk).
+			 */
+			if (READ_ONCE(newer->state) == EXT3SNAP_STATE_BROKEN &&
+			    snap->state != EXT3SNAP_STATE_BROKEN) {
+				snap->state = EXT3SNAP_STATE_BROKEN;
+				pr_warn("%s: snapshot %u reads through broken snapshot %u and is broken too\n",
+					sb->s_id, snap->id, newer->id);
+			}
 		} else {
 			rcu_assign_pointer(fs->active, snap);
 		}

@@ -509,6 +509,9 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 		ext3snap_kick(old);	/* drains, then gives its ring back */
 	ext4_msg(sb, KERN_INFO, "ext3snap: snapshot %u taken (frozen %llu us)",
 		 snap->id, req.frozen_ns / NSEC_PER_USEC);
+	/* A deleted newest one is now a layer: free what nobody needs. */
+	if (old && old->deleted)
+		ext3snap_tidy(fs);
 unlock:
 	mutex_unlock(&fs->lock);
 	if (!err && copy_to_user(arg, &req, sizeof(req)))

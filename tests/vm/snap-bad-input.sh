@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm-run: --disk a:512M --disk b:512M --timeout 480
+# vm-run: --disk a:512M --disk b:512M --timeout 720
 # Every wrong use of e3snapconfig and ssdevconfig, and every attempt to
 # change a snapshot file (root included), must fail with a non-zero exit and
 # a message naming the problem, change nothing (no file left behind, no
