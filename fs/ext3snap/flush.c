@@ -352,24 +352,17 @@ static int pick(struct ext3snap_snap *snap, struct flush_entry *e, bool any)
 
 /*
  * Claim the blocks of copies made while the disk was full, now that an
- * older snapshot is giving its blocks up (ext3snap_make_room()). -ENOSPC
- * when none is left to give up: the snapshot breaks.
+ * older snapshot is giving its blocks up (ext3snap_make_room()).
  */
 static int claim_owed(struct ext3snap_snap *snap)
 {
 	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
-	unsigned int tries = 0;
 
 	while (atomic_long_read(&snap->unclaimed) > 0) {
-		if (!ext4_claim_free_clusters(sbi, 1, EXT4_MB_USE_ROOT_BLOCKS |
-					      EXT4_MB_USE_RESERVED)) {
-			atomic_long_dec(&snap->unclaimed);
-			continue;
-		}
-		/* Blocks are being freed: wait for them, a while. */
-		if (!ext3snap_make_room(snap) || ++tries > 600)
+		if (ext4_claim_free_clusters(sbi, 1, EXT4_MB_USE_ROOT_BLOCKS |
+					     EXT4_MB_USE_RESERVED))
 			return -ENOSPC;
-		msleep(50);
+		atomic_long_dec(&snap->unclaimed);
 	}
 	return 0;
 }
@@ -390,7 +383,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 	struct super_block *sb = snap->sb;
 	struct inode *inode = snap->inode;
 	struct flush_entry e[FLUSH_BATCH];
-	ext4_fsblk_t blk, goal = 0;
+	ext4_fsblk_t blk, goal = 0, unlinked = 0;
 	struct flush_io io;
 	handle_t *handle;
 	int n, done, err = 0, err2;
@@ -456,13 +449,21 @@ static int flush_batch(struct ext3snap_snap *snap)
 		}
 		err = link_block(handle, inode, e[done].block, blk);
 		if (err) {
-			done++;		/* its block is allocated: retire it */
+			/* Not linked (no room for an indirect block, say):
+			 * the entry stays, a copy's block goes back.
+			 */
+			if (!xa_is_value(e[done].entry))
+				unlinked = blk;
 			break;
 		}
 	}
 	/* The copies must be on disk before the transaction linking them. */
 	if (!atomic_dec_and_test(&io.left))
 		wait_for_completion(&io.done);
+	if (unlinked) {
+		ext4_free_blocks(handle, inode, NULL, unlinked, 1, 0);
+		percpu_counter_add(&sbi->s_dirtyclusters_counter, 1);
+	}
 	err2 = ext4_mark_inode_dirty(handle, inode);
 	tid = handle->h_transaction->t_tid;
 	ext4_journal_stop(handle);
@@ -482,10 +483,23 @@ static int flush_batch(struct ext3snap_snap *snap)
 int ext3snap_flush(struct ext3snap_snap *snap)
 {
 	int ret;
+	unsigned int waits = 0;
 
 	mutex_lock(&snap->flush_lock);
 	do {
 		ret = flush_batch(snap);
+		/* The disk is full: an older snapshot is giving its blocks
+		 * up (ext3snap_make_room()); wait for them, a while. Only
+		 * when none is left does this one break.
+		 */
+		if (ret == -ENOSPC && waits++ < 600 &&
+		    READ_ONCE(snap->state) == EXT3SNAP_STATE_ACTIVE &&
+		    ext3snap_make_room(snap)) {
+			msleep(50);
+			/* Freed blocks are reusable once their frees commit. */
+			ext4_force_commit(snap->sb);
+			ret = 1;
+		}
 		cond_resched();
 	} while (ret > 0);
 	if (!ret && !sb_rdonly(snap->sb))

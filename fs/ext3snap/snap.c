@@ -341,6 +341,8 @@ static void free_worker(struct work_struct *work)
 						  free_work);
 
 	ext3snap_trim(snap, NULL);
+	/* Freed blocks can be allocated once the frees have committed. */
+	ext4_force_commit(snap->sb);
 	WRITE_ONCE(snap->freeing, false);
 	ext3snap_snap_put(snap);
 }

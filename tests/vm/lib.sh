@@ -15,6 +15,19 @@ must_fail() {
 	fi
 }
 
+# refused WHAT REGEX CMD...: CMD must fail with a message matching REGEX
+# (case-insensitive) and no kernel warning.
+refused() {
+	local what=$1 re=$2
+	shift 2
+	mark_log
+	must_fail "$@"
+	grep -qiE -- "$re" <<<"$OUT" ||
+		fail "$what: refused, but the message does not name the problem (want /$re/): $OUT"
+	echo "    $what: refused: $(head -n1 <<<"$OUT")"
+	log_clean "$what"
+}
+
 # The kernel log since the last call to mark_log.
 mark_log() { LOG_MARK=$(dmesg | wc -l); }
 new_log() { dmesg | tail -n +$((LOG_MARK + 1)); }

@@ -15,18 +15,6 @@ snap=$src/snapshot.img
 mkdir -p "$src" "$ss" "$other" "$tmpfs"
 modprobe ext4
 
-# refused WHAT REGEX CMD...: CMD must fail with a message matching REGEX
-# (case-insensitive) and no kernel warning.
-refused() {
-	local what=$1 re=$2
-	shift 2
-	mark_log
-	must_fail "$@"
-	grep -qiE -- "$re" <<<"$OUT" ||
-		fail "$what: refused, but the message does not name the problem (want /$re/): $OUT"
-	echo "    $what: refused: $(head -n1 <<<"$OUT")"
-	log_clean "$what"
-}
 absent() { [ ! -e "$1" ] && [ ! -L "$1" ] || fail "$2: $1 was left behind: $(ls -l "$1")"; }
 
 # The tools check most mistakes before asking the kernel; the kernel must

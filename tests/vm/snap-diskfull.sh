@@ -14,13 +14,15 @@ ss=/mnt/ss
 mkdir -p "$src" "$ss"
 modprobe ext4
 
-# fill DIR: new files until the disk is full.
+# fill DIR: new data until only about 4 MiB are left (the filesystems are
+# made with -m 0: no root reserve). The writes that follow need copies, not
+# blocks of the origin's; a writer that went on filling would take the
+# space a broken snapshot gives back too, and the next oldest would follow.
 fill() {
-	local i=0
-	while dd if=/dev/zero of="$1/filler.$i" bs=1M count=64 status=none 2>/dev/null; do
-		i=$((i + 1))
-	done
-	sync
+	local mb
+	mb=$(df -m --output=avail "$1" | tail -n 1)
+	dd if=/dev/zero of="$1/filler" bs=1M count=$((mb - 4)) conv=fsync status=none ||
+		fail "filling $1 with $((mb - 4)) MiB failed"
 	df -k "$1" | tail -n 1
 }
 
@@ -31,7 +33,7 @@ state_of() {
 
 # origin_writable DIR: the origin still takes new data once there is room.
 origin_writable() {
-	rm -f "$1"/filler.*
+	rm -f "$1"/filler
 	echo "after the fill" >"$1/after" || fail "the origin refuses writes after the fill"
 	sync
 	grep -q " $1 .* rw[ ,]" /proc/mounts || fail "the origin is no longer mounted read-write"
@@ -39,7 +41,7 @@ origin_writable() {
 
 step "several snapshots: the oldest gives way"
 dev=$DISK_a
-mkfs.ext3 -q -b 4096 "$dev"
+mkfs.ext3 -q -m 0 -b 4096 "$dev"
 mount -t ext3snap "$dev" "$src"
 mkdir "$src/snaps"
 "$TOOLS/populate" "$src" --seed 31 --size-mb 8 >/dev/null
@@ -59,6 +61,7 @@ dd if=/dev/urandom of="$src/B" bs=1M count=40 conv=notrunc,fsync status=none ||
 e3snapconfig -s "$src/snaps/s3" -o json >/dev/null
 sync
 for i in 1 2 3; do echo "    s$i: $(state_of "$src/snaps/s$i")"; done
+new_log | grep -E 'ext3snap|EXT4' | sed 's/^/    | /'
 [ "$(state_of "$src/snaps/s1")" = broken ] || fail "s1, the oldest, is not broken after the disk filled"
 [ "$(state_of "$src/snaps/s2")" = ok ] || fail "s2 is $(state_of "$src/snaps/s2"), want ok"
 [ "$(state_of "$src/snaps/s3")" = active ] || fail "s3 is $(state_of "$src/snaps/s3"), want active"
@@ -85,7 +88,7 @@ echo "    origin: fsck.ext3snap -fn clean"
 
 step "one snapshot: that one is broken"
 dev=$DISK_b
-mkfs.ext3 -q -b 4096 "$dev"
+mkfs.ext3 -q -m 0 -b 4096 "$dev"
 mount -t ext3snap "$dev" "$src"
 dd if=/dev/urandom of="$src/A" bs=1M count=64 status=none
 snap_take "$src/s1" >/dev/null

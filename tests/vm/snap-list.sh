@@ -225,6 +225,7 @@ print(json.dumps({"t0": int(a[1]), "t1": int(a[2]), "snaps": [
 		"$t0" "$t1" "$s3" "$id3" "$s1" "$id1")"
 	kept=0
 fi
+list	# check_json left the JSON listing in LIST
 check_text "$s3" "$id3" active -
 check_text "$s1" "$id1" ok -
 echo "    the middle one is $([ $kept = 1 ] && echo "kept as deleting" || echo gone)"
