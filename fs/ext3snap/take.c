@@ -855,7 +855,7 @@ int ext3snap_may_resize(struct super_block *sb)
 	if ((fs && rcu_access_pointer(fs->active)) ||
 	    EXT4_SB(sb)->s_es->s_snapshot_inum) {
 		ext4_msg(sb, KERN_ERR,
-			 "ext3snap: online resize is refused while a snapshot exists; delete it first");
+			 "ext3snap: online resize is refused while snapshots exist; delete them first (e3snapconfig -l lists them)");
 		return -EBUSY;
 	}
 	return 0;
