@@ -4,7 +4,8 @@
 #
 #   make            modules (ext3snap.ko, ssdev.ko) and tools
 #   make check      unit tests, checkpatch, VM integration tests
-#   make check-long the power-cut test with 200 cuts
+#   make check-long the power-cut test with 200 cuts, 100 snapshots, and
+#                   crashes inside deletes
 #   make bench      the benchmark (about 50 minutes, one VM)
 #   make demo       install deps, build, boot the VM and show a snapshot
 #   make clean      back to git's state (keeps build/vm and build/src)
@@ -162,7 +163,8 @@ check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/logreplay $(SRC_STAMP)
 
 # The crash test with 200 power cuts instead of 20 (about 2 hours).
 check-long: all $(SRC_STAMP)
-	POWERCUT_CUTS=200 $(TOP)/scripts/run-tests --only powercut
+	POWERCUT_CUTS=200 $(TOP)/scripts/run-tests --long \
+		--only 'powercut|snap-many|snap-delete-crash'
 
 check-unit: $(UNIT_TESTS)
 	$(TOP)/scripts/run-tests --unit-only

@@ -342,7 +342,15 @@ static int unpublish(struct inode *dir, struct dentry *dentry,
 	handle = ext4_journal_start(dir, EXT4_HT_DIR, publish_credits(sb));
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	err = set_snapfile(handle, inode, NULL, false);
+	/*
+	 * With newer snapshots left, the file stays flagged until it is
+	 * freed, so that its data blocks are freed rather than kept for the
+	 * newest (cow.c); only the unlink is let through.
+	 */
+	if (newer)
+		inode_set_flags(inode, 0, S_IMMUTABLE);
+	else
+		err = set_snapfile(handle, inode, NULL, false);
 	if (!err)
 		err = ext4_xattr_set_handle(handle, inode,
 					    EXT4_XATTR_INDEX_TRUSTED,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# check: long (make check-long: about 10 minutes)
 # A crash in the middle of deleting a large snapshot (issue 5, test 3).
 #
 # A setup run makes an ext3snap filesystem with three snapshots: s1 holds a

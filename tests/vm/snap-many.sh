@@ -1,5 +1,6 @@
 #!/bin/bash
 # vm-run: --disk a:512M --timeout 2400
+# check: long (make check-long: about 20 minutes under load)
 # A hundred snapshots of one filesystem (issue 5, tests 1, 2 and 5).
 #
 # 1. 100 snapshots are taken with changes in between (overwrites, new files,

@@ -83,9 +83,22 @@ check_snap 1
 check_snap 3
 
 step "delete the oldest (1): the deleted one before it goes too"
+sync
+gone=$(( $(snap_file_blocks "$snaps/s1") + $(snap_file_blocks "$snaps/s2") ))
+newest=$(snap_file_blocks "$snaps/s$N")
+used0=$(df_used_kb "$src")
 e3snapconfig -d "$snaps/s1" || fail "e3snapconfig -d s1 failed"
 [ -e "$snaps/s1" ] && fail "s1 still exists after delete"
 [ -e "$snaps/s2" ] && fail "s2 (deleted) still exists once no older snapshot needs it"
+sync
+freed=$((used0 - $(df_used_kb "$src")))
+grew=$(( $(snap_file_blocks "$snaps/s$N") - newest ))
+echo "    freed ${freed} KiB for $((gone * 4)) KiB held by s1 and s2; the newest grew by $grew blocks"
+# Their data is not kept for the newest (only their indirect blocks are).
+[ $freed -ge $((gone * 4 * 9 / 10)) ] ||
+	fail "deleting the oldest freed ${freed} KiB, but s1 and s2 held $((gone * 4)) KiB"
+[ $grew -le $((gone / 50 + 16)) ] ||
+	fail "the newest snapshot grew by $grew blocks when the oldest was deleted (they held $gone)"
 check_snap 3
 check_snap $N
 
