@@ -1,5 +1,5 @@
 #!/bin/bash
-# vm-run: --disk a:512M --timeout 600
+# vm-run: --disk a:512M --timeout 900
 # A snapshot taken and read under load. Writers (random dd overwrites, one
 # with O_DIRECT, fsync'd appends of numbered records, file creation and
 # deletion) run on the origin; a snapshot is taken while they run. While
