@@ -53,22 +53,15 @@ static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 	}
 	if (snap->inode)
 		where = ext3snap_map_lookup(snap->inode, blk);
-	if (where) {
-		page = alloc_page(GFP_NOFS);
-		if (!page)
-			return -ENOMEM;
-		err = ext3snap_bio_rw(sb, REQ_OP_READ, where, page, 0);
-		if (!err)
-			memcpy(dst, page_address(page), sb->s_blocksize);
-		__free_page(page);
-		return err;
-	}
 	/* Pairs with the release in push() (take.c). */
-	if (smp_load_acquire(&snap->newer)) {
+	if (where || smp_load_acquire(&snap->newer)) {
 		page = alloc_page(GFP_NOFS);
 		if (!page)
 			return -ENOMEM;
-		err = ext3snap_read_through(snap->newer, blk, page, 0);
+		if (where)
+			err = ext3snap_bio_rw(sb, REQ_OP_READ, where, page, 0);
+		else
+			err = ext3snap_read_through(snap->newer, blk, page, 0);
 		if (!err)
 			memcpy(dst, page_address(page), sb->s_blocksize);
 		__free_page(page);

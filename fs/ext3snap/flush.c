@@ -557,6 +557,16 @@ int ext3snap_punch(struct inode *inode, ext4_lblk_t first, ext4_lblk_t end)
 	return err ? err : err2;
 }
 
+/* Can the trim free block @first + @i of @snap (mapped as in @mapped)? */
+static bool trimmable(struct ext3snap_snap *snap, struct ext3snap_snap *older,
+		      const unsigned long *mapped, ext4_fsblk_t first,
+		      ext4_fsblk_t i)
+{
+	/* Entries still in the store are left for the next pass. */
+	return test_bit(i, mapped) && !xa_load(&snap->store, first + i) &&
+	       !(older && ext3snap_needs(older, first + i));
+}
+
 /*
  * @snap is deleted: free what @older (NULL: nobody) does not read through
  * it. Its saved bits stay: nobody reads those blocks through it any more,
@@ -583,18 +593,14 @@ void ext3snap_trim(struct ext3snap_snap *snap, struct ext3snap_snap *older)
 			      snap->blocks - first);
 		memset(mapped, 0, sb->s_blocksize);
 		err = ext3snap_map_range(snap->inode, first, count, mapped);
-		/* Entries still in the store are left for the next pass. */
 		for (i = 0; i < count && !err; ) {
-			if (!test_bit(i, mapped) ||
-			    xa_load(&snap->store, first + i) ||
-			    (older && ext3snap_needs(older, first + i))) {
+			if (!trimmable(snap, older, mapped, first, i)) {
 				i++;
 				continue;
 			}
 			start = i;
-			while (i < count && test_bit(i, mapped) &&
-			       !xa_load(&snap->store, first + i) &&
-			       !(older && ext3snap_needs(older, first + i)))
+			while (i < count &&
+			       trimmable(snap, older, mapped, first, i))
 				i++;
 			err = ext3snap_punch(snap->inode, first + start,
 					     first + i);

@@ -189,6 +189,7 @@ void ext3snap_snap_break(struct ext3snap_snap *snap, const char *why,
 void ext3snap_deactivate(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
 void ext3snap_release(struct ext3snap_snap *snap);
 void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
+void ext3snap_list_del(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
 bool ext3snap_make_room(struct ext3snap_snap *snap);
 u32 ext3snap_user_state(struct ext3snap_fs *fs, struct ext3snap_snap *snap);
 int ext3snap_read_xattr(struct inode *inode, struct ext3snap_xattr *x);

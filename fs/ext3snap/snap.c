@@ -322,6 +322,14 @@ void ext3snap_snap_put(struct ext3snap_snap *snap)
 	kfree(snap);
 }
 
+/* Take @snap off the list (walked without fs->lock by ext3snap_snap_break). */
+void ext3snap_list_del(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
+{
+	spin_lock(&fs->list_lock);
+	list_del_init(&snap->list);
+	spin_unlock(&fs->list_lock);
+}
+
 /* Write out, let go of and drop @snap, which is not the active one. */
 void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
 {
@@ -329,9 +337,7 @@ void ext3snap_forget(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
 		ext3snap_snap_put(snap);	/* the worker's reference */
 	cancel_delayed_work_sync(&snap->flush_work);
 	ext3snap_release(snap);
-	spin_lock(&fs->list_lock);
-	list_del_init(&snap->list);
-	spin_unlock(&fs->list_lock);
+	ext3snap_list_del(fs, snap);
 	ext3snap_snap_put(snap);
 }
 

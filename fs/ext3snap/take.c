@@ -157,9 +157,7 @@ static void pop(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
 		struct ext3snap_snap *old)
 {
 	rcu_assign_pointer(fs->active, old);
-	spin_lock(&fs->list_lock);
-	list_del_init(&snap->list);
-	spin_unlock(&fs->list_lock);
+	ext3snap_list_del(fs, snap);
 	if (old) {
 		WRITE_ONCE(old->newer, NULL);
 		ext3snap_snap_put(snap);
@@ -209,9 +207,7 @@ static void undo_instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
 
 	if (!old) {
 		ext3snap_deactivate(fs, snap);
-		spin_lock(&fs->list_lock);
-		list_del_init(&snap->list);
-		spin_unlock(&fs->list_lock);
+		pop(fs, snap, NULL);
 		return;
 	}
 	err = freeze_super(fs->sb);
