@@ -15,12 +15,16 @@
 #            the uncut duration, inside the trim. The next boot mounts the
 #            image: the trim must resume (tidy_worker) and end where the
 #            uncut delete ends; then s1 is deleted too.
-#   old      delete s1; the kill lands inside the truncate of its file; the
-#            next mount (ext4's orphan list) must finish it.
+#   old      delete s1 while a reader holds it open, so that its unlink
+#            commits first (otherwise unlink and truncate commit as one);
+#            the reader exits, the truncate starts and the guest cuts
+#            itself (sysrq b) at a random 5-80% of the uncut delete's
+#            duration, before the truncate commits. The next mount (ext4's
+#            orphan list) must finish it.
 #
 # Four boots: setup; the control, then the middle cut on another image;
 # its recovery, then the oldest cut; that one's recovery. The guest commits
-# the journal every 0.1 s during a delete that is to be cut (as any fsync
+# the journal every 0.1 s during the middle delete that is to be cut (as any fsync
 # would), so the disk holds a state part-way through; a read-only mount
 # first says where the cut landed ("LANDED inside/before/after").
 #
@@ -77,14 +81,18 @@ boot() {
 	"$vmrun" $disks --cache none --timeout 900 -- "$guest" "$@" >"$log" 2>&1 &
 	pid=$!
 	CUT_DESC=
-	if [ -n "$cut" ]; then
+	if [ "$cut" = old ]; then	# the guest cuts itself
+		wait "$pid" || true
+		CUT_DESC=$(clean_log "$log" | sed -n 's/^CUT /cut /p' | head -n1)
+		[ -n "$CUT_DESC" ] || soft "$name: the guest did not cut itself"
+	elif [ -n "$cut" ]; then
 		for i in $(seq 12000); do
 			grep -q '^==DELETE==' "$log" 2>/dev/null && break
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done
 		if grep -q '^==DELETE==' "$log"; then
-			dur=$(clean_log "$work/control.log" | sed -n "s/^DEL-TIME s$([ "$cut" = mid ] && echo 2 || echo 1) //p")
+			dur=$(clean_log "$work/control.log" | sed -n "s/^DEL-TIME s2 //p")
 			frac=$((10 + RANDOM % 81))
 			delay=$(echo "scale=3; ${dur:-1} * $frac / 100" | bc)
 			sleep "$delay"
@@ -112,6 +120,14 @@ boot() {
 		soft "$name: $(clean_log "$log" | grep '^FAIL: ' | head -n1)"
 	fi
 	return 0
+}
+# A moment inside the truncate of s1 for its guest to cut at: 5-80% of
+# the uncut delete (which also includes the unlink).
+# Sets DELAY (not a $(...): RANDOM must stay the seeded sequence).
+old_delay() {
+	local dur
+	dur=$(clean_log "$work/control.log" | sed -n 's/^DEL-TIME s1 //p')
+	DELAY=$(echo "scale=3; ${dur:-0.3} * $((5 + RANDOM % 76)) / 100" | bc)
 }
 landed() { clean_log "$work/$1.log" | sed -n 's/^LANDED //p' | head -n1; }
 used_of() { clean_log "$work/$1.log" | sed -n 's/^USED //p' | head -n1; }
@@ -144,8 +160,9 @@ echo "[$(elapsed)] mid cut 1: $CUT_DESC"
 rm -f "$work/ctl.img"
 
 # ---- boot 3: recover the middle delete, then cut the oldest ---------------
+old_delay
 boot recover-mid-1 old "--disk a:$work/mid.img --disk b:$work/old.img" \
-	"recover:a:$work/ref:mid:$(used_of control)" "cut:b:$work/ref:old"
+	"recover:a:$work/ref:mid:$(used_of control)" "cut:b:$work/ref:old:$DELAY"
 old_desc=$CUT_DESC
 echo "[$(elapsed)] mid cut 1 landed $(landed recover-mid-1)"
 show recover-mid-1
@@ -167,7 +184,9 @@ for mode in mid old; do
 		fi
 		n=$((n + 1))
 		cp --sparse=always "$base" "$work/$mode.img"
-		boot "cut-$mode-$n" "$mode" "--disk a:$work/$mode.img" "cut:a:$work/ref:$mode"
+		action="cut:a:$work/ref:$mode"
+		[ "$mode" = mid ] || { old_delay; action="$action:$DELAY"; }
+		boot "cut-$mode-$n" "$mode" "--disk a:$work/$mode.img" "$action"
 		echo "[$(elapsed)] $mode cut $n: $CUT_DESC"
 		boot "recover-$mode-$n" "" "--disk a:$work/$mode.img" \
 			"recover:a:$work/ref:$mode:$(used_of "cut-$mode-$n")"
