@@ -37,8 +37,8 @@ if [ -n "$smoke" ]; then
 	runs=1 FS_SIZE=256M FILE_MB=8 RAND_IO=1M META_FILES=50
 	COW_SIZE=128M POOL_SIZE=512M TAKE_SIZES="1 2" TAKE_REPS=1
 	# Each configuration costs about a minute under TCG even this small:
-	# the ones with the most code of their own (ext3snap with a snapshot,
-	# the refused 8th, LVM) stand for the rest.
+	# the ones with the most code of their own (ext3snap with one and with
+	# eight snapshots, LVM) stand for the rest.
 	CONFIGS="e3s1 e3s8 lvm" PASSES=1
 else
 	FS_SIZE=1G FILE_MB=64 RAND_IO=8M META_FILES=500
