@@ -17,7 +17,8 @@
  * while it was the newest. A block it did not save was unchanged at the
  * next one's instant, so it is whatever that one sees: the walk goes on
  * toward the newest until a snapshot saved the block, or reaches the
- * origin. The instant takes every group lock of the old newest one for
+ * origin. The blocks of one request make that walk together, in batches
+ * per group. The instant takes every group lock of the old newest one for
  * write after setting its newer neighbour, so a reader that found no
  * neighbour under the lock read the origin before anything changed.
  * Reads go straight to the device with bios: no page cache of the origin
@@ -137,125 +138,57 @@ static int run_add(struct ext3snap_snap *snap, struct origin_run *run,
 static int read_from_file(struct ext3snap_snap *snap, ext4_fsblk_t block,
 			  const struct bio_vec *v)
 {
-	ext4_fsblk_t where = ext3snap_map_lookup(snap->inode, block);
+	ext4_fsblk_t where = 0;
 
+	if (snap->inode)
+		where = ext3snap_map_lookup(snap->inode, block);
 	if (!where)
 		return -EIO;	/* saved but nowhere: never expected */
 	return ext3snap_bio_rw(snap->sb, REQ_OP_READ, where, v->bv_page,
 			       v->bv_offset);
 }
 
+/* Which blocks of one batch a walk still has to read. */
+#define BATCH_LONGS	BITS_TO_LONGS(BIO_MAX_VECS)
+
 /*
- * Read @block as @snap saw it at its instant, @snap's older neighbours not
- * having saved it: see the file comment.
+ * One step of the walk: read the blocks of @want (bits relative to @block,
+ * all in one group) that @snap decides, clearing their bits. Those it did
+ * not save stay set when it has a newer neighbour, returned in @newer.
+ * With @free_is_zero, blocks free at @snap's instant read as zeroes (for
+ * the first snapshot of a walk only: a block still wanted by a newer one
+ * was in use at the older instant and is unchanged since).
  */
-int ext3snap_read_through(struct ext3snap_snap *snap, ext4_fsblk_t block,
-			  struct page *page, unsigned int offset)
+static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
+		     unsigned int nr, const struct bio_vec *vecs,
+		     unsigned long *want, bool free_is_zero,
+		     struct ext3snap_snap **newer)
 {
-	struct super_block *sb = snap->sb;
-	struct ext3snap_snap *newer;
-	struct ext3snap_group *grp;
-	ext4_fsblk_t where;
-	ext4_grpblk_t off;
-	ext4_group_t g;
-	void *entry;
-	int err;
-
-	ext4_get_group_no_and_offset(sb, block, &g, &off);
-	for (;;) {
-		err = ext3snap_load_group(snap, g);
-		if (err)
-			return err;
-		grp = &snap->groups[g];
-		/* A caller may hold an older snapshot's lock of the group. */
-		down_read_nested(&grp->lock, SINGLE_DEPTH_NESTING);
-		if (test_bit(off, grp->saved)) {
-			entry = xa_load(&snap->store, block);
-			if (xa_is_value(entry))
-				err = ext3snap_bio_rw(sb, REQ_OP_READ, block,
-						      page, offset);
-			else if (entry)
-				memcpy_to_page(page, offset, page_address(entry),
-					       sb->s_blocksize);
-			up_read(&grp->lock);
-			if (entry)
-				return err;
-			/* In the file, where it never changes again. */
-			where = snap->inode ?
-				ext3snap_map_lookup(snap->inode, block) : 0;
-			if (!where)
-				return -EIO;
-			return ext3snap_bio_rw(sb, REQ_OP_READ, where, page,
-					       offset);
-		}
-		/* Pairs with the release in push() (take.c). */
-		newer = smp_load_acquire(&snap->newer);
-		if (!newer) {
-			if (in_journal(snap, block))
-				memzero_page(page, offset, sb->s_blocksize);
-			else
-				err = ext3snap_bio_rw(sb, REQ_OP_READ, block,
-						      page, offset);
-			up_read(&grp->lock);
-			return err;
-		}
-		up_read(&grp->lock);
-		snap = newer;
-	}
-}
-
-/* One block at a time, for an older snapshot. */
-static int read_older(struct ext3snap_snap *snap, ext4_fsblk_t block,
-		      unsigned int nr, const struct bio_vec *vecs)
-{
-	struct ext3snap_group *grp;
-	ext4_grpblk_t off;
-	ext4_group_t g;
-	unsigned int i;
-	int err = 0;
-
-	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
-	grp = &snap->groups[g];
-	for (i = 0; i < nr && !err; i++, off++) {
-		if (!test_bit(off, grp->cow))
-			zero_vec(&vecs[i]);
-		else
-			err = ext3snap_read_through(snap, block + i,
-						    vecs[i].bv_page,
-						    vecs[i].bv_offset);
-	}
-	return err;
-}
-
-/* Blocks [@block, @block + @nr) all lie in group @g. */
-static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
-		      ext4_fsblk_t block, unsigned int nr,
-		      const struct bio_vec *vecs)
-{
-	struct ext3snap_group *grp = &snap->groups[g];
 	struct origin_run run = { NULL, 0 };
-	unsigned long in_file[BITS_TO_LONGS(BIO_MAX_VECS)];
-	ext4_grpblk_t off;
+	unsigned long in_file[BATCH_LONGS];
+	struct ext3snap_group *grp;
+	ext4_grpblk_t off0, off;
+	ext4_group_t g;
 	unsigned int i;
-	int err;
+	int err, err2;
 
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off0);
 	/* Unchanged groups are loaded too, to tell free blocks apart. */
 	err = ext3snap_load_group(snap, g);
 	if (err)
 		return err;
-	bitmap_zero(in_file, BIO_MAX_VECS);
-	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
-	down_read(&grp->lock);
+	grp = &snap->groups[g];
+	bitmap_zero(in_file, nr);
+	/* A caller may hold an older snapshot's lock of the group. */
+	down_read_nested(&grp->lock, SINGLE_DEPTH_NESTING);
 	/* Pairs with the release in push() (take.c). */
-	if (smp_load_acquire(&snap->newer)) {
-		up_read(&grp->lock);
-		return read_older(snap, block, nr, vecs);
-	}
-	for (i = 0; i < nr && !err; i++, off++) {
+	*newer = smp_load_acquire(&snap->newer);
+	for_each_set_bit(i, want, nr) {
 		const struct bio_vec *v = &vecs[i];
 		void *entry;
 
-		if (!test_bit(off, grp->cow)) {
+		off = off0 + i;
+		if (free_is_zero && !test_bit(off, grp->cow)) {
 			zero_vec(v);
 		} else if (test_bit(off, grp->saved)) {
 			entry = xa_load(&snap->store, block + i);
@@ -266,24 +199,73 @@ static int read_group(struct ext3snap_snap *snap, ext4_group_t g,
 					       page_address(entry), v->bv_len);
 			else
 				__set_bit(i, in_file);
+		} else if (*newer) {
+			continue;	/* the newer one decides */
 		} else if (in_journal(snap, block + i)) {
 			zero_vec(v);
 		} else {
 			err = run_add(snap, &run, block + i, v);
 		}
-	}
-	if (!err)
-		err = run_end(&run);
-	else
-		run_end(&run);
-	up_read(&grp->lock);
-	/* Blocks in the file never change again: no lock needed. */
-	for_each_set_bit(i, in_file, nr) {
+		__clear_bit(i, want);
 		if (err)
 			break;
-		err = read_from_file(snap, block + i, &vecs[i]);
 	}
-	return err;
+	err2 = run_end(&run);
+	up_read(&grp->lock);
+	if (err || err2)
+		return err ? err : err2;
+	/* Blocks in the file never change again: no lock needed. */
+	for_each_set_bit(i, in_file, nr) {
+		err = read_from_file(snap, block + i, &vecs[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Blocks [@block, @block + @nr) all lie in one group: read them as @snap
+ * saw them, walking toward the newest with the blocks still wanted, in
+ * batches (see the file comment). The lock of one snapshot is dropped
+ * before the next is asked: what an older one did not save is settled
+ * once it has a newer neighbour, as only the newest saves.
+ */
+static int read_walk(struct ext3snap_snap *snap, ext4_fsblk_t block,
+		     unsigned int nr, const struct bio_vec *vecs,
+		     bool free_is_zero)
+{
+	unsigned long want[BATCH_LONGS];
+	struct ext3snap_snap *newer;
+	int err;
+
+	bitmap_zero(want, BIO_MAX_VECS);
+	bitmap_set(want, 0, nr);
+	for (;;) {
+		err = read_step(snap, block, nr, vecs, want, free_is_zero,
+				&newer);
+		if (err || bitmap_empty(want, nr))
+			return err;
+		if (!newer)	/* only left for a newer one: never expected */
+			return -EIO;
+		snap = newer;
+		free_is_zero = false;
+	}
+}
+
+/*
+ * Read @block as @snap saw it at its instant, @snap's older neighbours not
+ * having saved it: see the file comment.
+ */
+int ext3snap_read_through(struct ext3snap_snap *snap, ext4_fsblk_t block,
+			  struct page *page, unsigned int offset)
+{
+	struct bio_vec v = {
+		.bv_page = page,
+		.bv_len = snap->sb->s_blocksize,
+		.bv_offset = offset,
+	};
+
+	return read_walk(snap, block, 1, &v, false);
 }
 
 /*
@@ -331,7 +313,7 @@ int ext3snap_read(struct ext3snap_snap *snap, u64 block, unsigned int nr,
 		ext4_get_group_no_and_offset(sb, block, &g, &off);
 		n = min3(nr, (unsigned int)BIO_MAX_VECS,
 			 (unsigned int)(EXT4_BLOCKS_PER_GROUP(sb) - off));
-		err = read_group(snap, g, block, n, vecs);
+		err = read_walk(snap, block, n, vecs, true);
 		if (err)
 			return err;
 		block += n;
