@@ -122,18 +122,43 @@ static int load_group_locked(struct ext3snap_snap *snap, ext4_group_t g)
 	return 0;
 }
 
+static struct ext3snap_snap *newer_of(struct ext3snap_snap *snap)
+{
+	/* Pairs with the release in push() (take.c). */
+	return smp_load_acquire(&snap->newer);
+}
+
+static bool group_loaded(struct ext3snap_snap *snap, ext4_group_t g)
+{
+	/* Pairs with the release in load_group_locked(). */
+	return smp_load_acquire(&snap->groups[g].cow);
+}
+
+/*
+ * An older snapshot's bitmap is read through the newer ones, which load
+ * their own group to answer: one nested load per snapshot, too deep for a
+ * kernel stack with a hundred of them. So the newest one not loaded goes
+ * first; each load then finds every newer one done.
+ */
 int ext3snap_load_group(struct ext3snap_snap *snap, ext4_group_t g)
 {
-	struct ext3snap_group *grp = &snap->groups[g];
+	struct ext3snap_snap *s, *first;
+	struct ext3snap_group *grp;
 	int err;
 
-	/* Pairs with the release in load_group_locked(). */
-	if (smp_load_acquire(&grp->cow))
-		return 0;
-	down_write(&grp->lock);
-	err = load_group_locked(snap, g);
-	up_write(&grp->lock);
-	return err;
+	while (!group_loaded(snap, g)) {
+		first = snap;
+		for (s = newer_of(snap); s; s = newer_of(s))
+			if (!group_loaded(s, g))
+				first = s;
+		grp = &first->groups[g];
+		down_write(&grp->lock);
+		err = load_group_locked(first, g);
+		up_write(&grp->lock);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 void ext3snap_free_groups(struct ext3snap_snap *snap)
