@@ -454,13 +454,80 @@ void ext3snap_cow_metadata(handle_t *handle, struct super_block *sb,
 	srcu_read_unlock(&fs->srcu, idx);
 }
 
+/* Blocks whose old contents direct I/O reads with one bio. */
+#define DISK_BATCH	BIO_MAX_VECS
+
+/* Read [@pblk, @pblk + @n) into @pages, with one bio. */
+static int read_run(struct super_block *sb, ext4_fsblk_t pblk,
+		    struct page **pages, unsigned int n)
+{
+	struct bio *bio;
+	unsigned int i;
+	int err;
+
+	bio = bio_alloc(sb->s_bdev, n, REQ_OP_READ, GFP_NOFS);
+	bio->bi_iter.bi_sector = pblk << (sb->s_blocksize_bits - 9);
+	for (i = 0; i < n; i++)
+		__bio_add_page(bio, pages[i], sb->s_blocksize, 0);
+	err = submit_bio_wait(bio);
+	bio_put(bio);
+	return err;
+}
+
+/*
+ * Save the blocks of [@pblk, @pblk + @count) that need it, each run of
+ * them read from the disk with one bio: under TCG a 1 MiB direct write
+ * read block by block was 80 times slower than without a snapshot. Read
+ * outside the group lock, the contents are still the old ones: the first
+ * write of a block reaches the disk only after its copy is saved, and
+ * ext3snap_save() keeps only the first copy.
+ */
+static int save_disk_run(struct ext3snap_snap *snap, ext4_fsblk_t pblk,
+			 unsigned int count)
+{
+	struct page **pages;
+	unsigned int i, n, got;
+	int err = 0;
+
+	pages = kmalloc_array(DISK_BATCH, sizeof(*pages), GFP_NOFS);
+	while (count && !err) {
+		n = 0;
+		while (n < min(count, DISK_BATCH) && may_need_save(snap, pblk + n))
+			n++;
+		/* A single block, or no memory for a batch: one at a time. */
+		if (n <= 1 || !pages) {
+			err = may_need_save(snap, pblk) ?
+			      ext3snap_save(snap, pblk, NULL) : 0;
+			n = 1;
+			goto next;
+		}
+		for (got = 0; got < n; got++) {
+			pages[got] = alloc_page(GFP_NOFS);
+			if (!pages[got])
+				break;
+		}
+		err = got < n ? -ENOMEM : read_run(snap->sb, pblk, pages, n);
+		for (i = 0; i < got; i++) {
+			if (!err)
+				err = ext3snap_save(snap, pblk + i,
+						    page_address(pages[i]));
+			__free_page(pages[i]);
+		}
+next:
+		pblk += n;
+		count -= n;
+	}
+	kfree(pages);
+	return err;
+}
+
 /*
  * Save file block @lblk at @pblk. A page-cache page that is up to date
  * holds the block's snapshot-time contents as long as the block is not
  * saved (any change to it comes through here first), and saves a read.
  */
 static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
-			   ext4_lblk_t lblk, ext4_fsblk_t pblk, bool cached)
+			   ext4_lblk_t lblk, ext4_fsblk_t pblk)
 {
 	struct page *page;
 	void *data;
@@ -468,8 +535,6 @@ static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
 
 	if (!may_need_save(snap, pblk))
 		return 0;
-	if (!cached)
-		return ext3snap_save(snap, pblk, NULL);
 	BUILD_BUG_ON(EXT3SNAP_BLOCK_SIZE != PAGE_SIZE);
 	page = find_get_page(inode->i_mapping, lblk);
 	if (!page || !PageUptodate(page)) {
@@ -512,9 +577,17 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 			lblk++;		/* a hole: nothing old to keep */
 			continue;
 		}
-		for (i = 0; i < ret; i++) {
+		for (i = 0; i < ret && cached; i++) {
 			int err = save_file_block(snap, inode, lblk + i,
-						  map.m_pblk + i, cached);
+						  map.m_pblk + i);
+
+			if (err) {
+				ret = err;
+				goto broke;
+			}
+		}
+		if (!cached) {
+			int err = save_disk_run(snap, map.m_pblk, ret);
 
 			if (err) {
 				ret = err;

@@ -384,6 +384,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 	struct inode *inode = snap->inode;
 	struct flush_entry e[FLUSH_BATCH];
 	ext4_fsblk_t blk, goal = 0, unlinked = 0;
+	struct blk_plug plug;
 	struct flush_io io;
 	handle_t *handle;
 	int n, done, err = 0, err2;
@@ -427,6 +428,8 @@ static int flush_batch(struct ext3snap_snap *snap)
 		sb_end_intwrite(sb);
 		return PTR_ERR(handle);
 	}
+	/* Copies go to consecutive blocks: let their bios merge. */
+	blk_start_plug(&plug);
 	for (done = 0; done < n; done++) {
 		if (jbd2_handle_buffer_credits(handle) < LINK_CREDITS)
 			break;
@@ -457,6 +460,7 @@ static int flush_batch(struct ext3snap_snap *snap)
 			break;
 		}
 	}
+	blk_finish_plug(&plug);
 	/* The copies must be on disk before the transaction linking them. */
 	if (!atomic_dec_and_test(&io.left))
 		wait_for_completion(&io.done);
