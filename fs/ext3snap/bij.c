@@ -151,17 +151,22 @@ static int write_header(struct ext3snap_snap *snap, u32 tail_pos, u64 tail_seq)
 	return err;
 }
 
+/* Ring blocks mapped per transaction when a snapshot is taken. */
+#define RING_CHUNK	4096
+
 /*
  * Allocate the ring in @inode (the new snapshot file, past the image) and
  * write an empty header. Called after the instant, before the file is
- * published in the superblock.
+ * published in the superblock. The take waits for this, so it maps as
+ * much as one indirect block covers per call and several per transaction:
+ * 256 blocks a call made a take on 16 GiB twice as slow as on 1 GiB.
  */
 int ext3snap_bij_create(struct ext3snap_snap *snap, struct inode *inode)
 {
 	struct ext3snap_bij *bij = &snap->bij;
 	struct ext4_map_blocks map;
 	handle_t *handle;
-	u32 done = 0, i;
+	u32 done = 0, end, i;
 	int ret;
 
 	bij->len = bij_len(snap->sb);
@@ -169,23 +174,29 @@ int ext3snap_bij_create(struct ext3snap_snap *snap, struct inode *inode)
 	if (ret)
 		return ret;
 	while (done < bij->len) {
+		end = min(bij->len, done + RING_CHUNK);
 		handle = ext4_journal_start(inode, EXT4_HT_MAP_BLOCKS,
-					    ext4_chunk_trans_blocks(inode, 256));
+					    ext4_chunk_trans_blocks(inode,
+								    end - done));
 		if (IS_ERR(handle))
 			return PTR_ERR(handle);
-		map.m_lblk = snap->blocks + done;
-		map.m_len = min_t(u32, bij->len - done, 256);
-		ret = ext4_map_blocks(handle, inode, &map,
-				      EXT4_GET_BLOCKS_CREATE);
+		/* Each call stops at the end of an indirect block. */
+		for (ret = 1; done < end && ret > 0; done += ret) {
+			map.m_lblk = snap->blocks + done;
+			map.m_len = end - done;
+			ret = ext4_map_blocks(handle, inode, &map,
+					      EXT4_GET_BLOCKS_CREATE);
+			if (ret == 0)
+				ret = -EIO;
+			if (ret < 0)
+				break;
+			for (i = 0; i < ret; i++)
+				bij->map[done + i] = map.m_pblk + i;
+			clean_bdev_aliases(snap->sb->s_bdev, map.m_pblk, ret);
+		}
 		ext4_journal_stop(handle);
-		if (ret == 0)
-			ret = -EIO;
 		if (ret < 0)
 			return ret;
-		for (i = 0; i < ret; i++)
-			bij->map[done + i] = map.m_pblk + i;
-		clean_bdev_aliases(snap->sb->s_bdev, map.m_pblk, ret);
-		done += ret;
 	}
 	/* A random start: no stale block can pass for the next record. */
 	bij->head_seq = get_random_u64() >> 1;
