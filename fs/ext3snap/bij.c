@@ -435,6 +435,7 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 	struct ext3snap_bij *bij = &snap->bij;
 	struct rec_build *rb = bij->build;
 	unsigned long from;
+	struct blk_plug plug;
 	struct bij_io io;
 	int i, n, err = 0;
 
@@ -451,6 +452,8 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 		io.err = 0;
 		init_completion(&io.done);
 		from = 0;
+		/* A record's blocks are adjacent in the ring: merge them. */
+		blk_start_plug(&plug);
 		for (n = 0; n < SYNC_RECORDS; n++) {
 			memset(&rb[n], 0, offsetof(struct rec_build, blocks));
 			rb[n].desc_page = alloc_page(GFP_NOFS | __GFP_ZERO);
@@ -469,6 +472,7 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 				break;
 			}
 		}
+		blk_finish_plug(&plug);
 		if (!atomic_dec_and_test(&io.left))
 			wait_for_completion(&io.done);
 		if (!err)
