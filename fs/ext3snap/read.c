@@ -96,7 +96,7 @@ static void zero_vec(const struct bio_vec *v)
 	memzero_page(v->bv_page, v->bv_offset, v->bv_len);
 }
 
-/* Consecutive origin blocks read with one bio. */
+/* Consecutive device blocks (origin or snapshot file) read with one bio. */
 struct origin_run {
 	struct bio *bio;
 	ext4_fsblk_t next;
@@ -134,18 +134,29 @@ static int run_add(struct ext3snap_snap *snap, struct origin_run *run,
 	return err;
 }
 
-/* Read a saved block that the flusher has put into the snapshot file. */
+/*
+ * Read the saved blocks of @in_file (bits relative to @block) from the
+ * snapshot file, where the flusher put them: the file's blocks were
+ * allocated in order, so they mostly read in runs, one bio each.
+ */
 static int read_from_file(struct ext3snap_snap *snap, ext4_fsblk_t block,
-			  const struct bio_vec *v)
+			  unsigned int nr, const unsigned long *in_file,
+			  const struct bio_vec *vecs)
 {
-	ext4_fsblk_t where = 0;
+	struct origin_run run = { NULL, 0 };
+	ext4_fsblk_t where;
+	unsigned int i;
+	int err = 0, err2;
 
-	if (snap->inode)
-		where = ext3snap_map_lookup(snap->inode, block);
-	if (!where)
-		return -EIO;	/* saved but nowhere: never expected */
-	return ext3snap_bio_rw(snap->sb, REQ_OP_READ, where, v->bv_page,
-			       v->bv_offset);
+	for_each_set_bit(i, in_file, nr) {
+		where = snap->inode ?
+			ext3snap_map_lookup(snap->inode, block + i) : 0;
+		err = where ? run_add(snap, &run, where, &vecs[i]) : -EIO;
+		if (err)	/* saved but nowhere: never expected */
+			break;
+	}
+	err2 = run_end(&run);
+	return err ? err : err2;
 }
 
 /* Which blocks of one batch a walk still has to read. */
@@ -215,12 +226,7 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	if (err || err2)
 		return err ? err : err2;
 	/* Blocks in the file never change again: no lock needed. */
-	for_each_set_bit(i, in_file, nr) {
-		err = read_from_file(snap, block + i, &vecs[i]);
-		if (err)
-			return err;
-	}
-	return 0;
+	return read_from_file(snap, block, nr, in_file, vecs);
 }
 
 /*
