@@ -496,8 +496,7 @@ static int save_disk_run(struct ext3snap_snap *snap, ext4_fsblk_t pblk,
 			n++;
 		/* A single block, or no memory for a batch: one at a time. */
 		if (n <= 1 || !pages) {
-			err = may_need_save(snap, pblk) ?
-			      ext3snap_save(snap, pblk, NULL) : 0;
+			err = ext3snap_save(snap, pblk, NULL);
 			n = 1;
 			goto next;
 		}
