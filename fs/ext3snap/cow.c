@@ -521,12 +521,13 @@ next:
 }
 
 /*
- * Save file block @lblk at @pblk. A page-cache page that is up to date
- * holds the block's snapshot-time contents as long as the block is not
- * saved (any change to it comes through here first), and saves a read.
+ * Save block @pblk, file block @lblk, from its page-cache page. An up to
+ * date page holds the snapshot-time contents as long as the block is not
+ * saved (any change to it comes through here first) and saves a read.
+ * -ENODATA: no such page; the block has to be read from the disk.
  */
-static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
-			   ext4_lblk_t lblk, ext4_fsblk_t pblk)
+static int save_from_page(struct ext3snap_snap *snap, struct inode *inode,
+			  ext4_lblk_t lblk, ext4_fsblk_t pblk)
 {
 	struct page *page;
 	void *data;
@@ -536,10 +537,11 @@ static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
 		return 0;
 	BUILD_BUG_ON(EXT3SNAP_BLOCK_SIZE != PAGE_SIZE);
 	page = find_get_page(inode->i_mapping, lblk);
-	if (!page || !PageUptodate(page)) {
-		if (page)
-			put_page(page);
-		return ext3snap_save(snap, pblk, NULL);
+	if (!page)
+		return -ENODATA;
+	if (!PageUptodate(page)) {
+		put_page(page);
+		return -ENODATA;
 	}
 	data = kmap_local_page(page);
 	err = ext3snap_save(snap, pblk, data);
@@ -548,13 +550,44 @@ static int save_file_block(struct ext3snap_snap *snap, struct inode *inode,
 	return err;
 }
 
+/*
+ * Save file blocks [@lblk, @lblk + @n), mapped at @pblk: with @cached,
+ * those whose page is up to date from the page; the rest from the disk,
+ * in runs.
+ */
+static int save_extent(struct ext3snap_snap *snap, struct inode *inode,
+		       ext4_lblk_t lblk, ext4_fsblk_t pblk, unsigned int n,
+		       bool cached)
+{
+	unsigned int i, start = 0;
+	int err;
+
+	if (!cached)
+		return save_disk_run(snap, pblk, n);
+	for (i = 0; i < n; i++) {
+		err = save_from_page(snap, inode, lblk + i, pblk + i);
+		if (err == -ENODATA)
+			continue;	/* joins the run read from the disk */
+		if (!err && start < i)
+			err = save_disk_run(snap, pblk + start, i - start);
+		if (err)
+			return err;
+		start = i + 1;
+	}
+	return start < n ? save_disk_run(snap, pblk + start, n - start) : 0;
+}
+
+/*
+ * Without @cached (direct I/O), only the first extent or hole of the range
+ * is handled: iomap writes that one before it asks for the next, so the
+ * copies of one huge write are never all in memory at once.
+ */
 static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 {
 	struct ext3snap_fs *fs = EXT3SNAP_FS(inode->i_sb);
 	struct ext4_map_blocks map;
 	struct ext3snap_snap *snap;
 	ext4_lblk_t lblk, last;
-	unsigned int i;
 	int idx, ret = 0;
 
 	if (!fs || len <= 0 || !rcu_access_pointer(fs->active))
@@ -572,30 +605,19 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 		ret = ext4_map_blocks(NULL, inode, &map, 0);
 		if (ret < 0)
 			break;
-		if (ret == 0) {
-			lblk++;		/* a hole: nothing old to keep */
-			continue;
-		}
-		for (i = 0; i < ret && cached; i++) {
-			int err = save_file_block(snap, inode, lblk + i,
-						  map.m_pblk + i);
+		if (ret > 0) {
+			int err = save_extent(snap, inode, lblk, map.m_pblk,
+					      ret, cached);
 
 			if (err) {
 				ret = err;
-				goto broke;
+				break;
 			}
 		}
-		if (!cached) {
-			int err = save_disk_run(snap, map.m_pblk, ret);
-
-			if (err) {
-				ret = err;
-				goto broke;
-			}
-		}
-		lblk += ret;
+		if (!cached)
+			break;
+		lblk += ret ? ret : 1;	/* a hole: nothing old to keep */
 	}
-broke:
 	if (ret < 0) {
 		ext3snap_snap_break(snap, "cannot save a data block", ret);
 		goto out;
@@ -621,6 +643,27 @@ void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len)
 void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len)
 {
 	cow_file(inode, pos, len, true);
+}
+
+/* What a buffered write saves at once before the flusher may catch up. */
+#define PREPARE_CHUNK	(4 << 20)
+
+/*
+ * A buffered write goes page by page, and each cold page would cost
+ * write_begin a synchronous read of its old block: save its whole range
+ * first, the cold blocks in runs. A write that then fails has saved
+ * blocks it did not change, which costs space, never correctness.
+ */
+void ext3snap_cow_file_prepare(struct inode *inode, loff_t pos, loff_t len)
+{
+	loff_t n;
+
+	while (len > 0 && !fatal_signal_pending(current)) {
+		n = min_t(loff_t, len, PREPARE_CHUNK);
+		cow_file(inode, pos, n, true);
+		pos += n;
+		len -= n;
+	}
 }
 
 /*

@@ -45,6 +45,8 @@ void ext3snap_cow_metadata(struct jbd2_journal_handle *handle,
  */
 void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len);
 void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len);
+/* A buffered write of [@pos, @pos + @len) is about to go page by page. */
+void ext3snap_cow_file_prepare(struct inode *inode, loff_t pos, loff_t len);
 
 /*
  * ext4_free_blocks() is about to free [@block, @block + @count). Returns
