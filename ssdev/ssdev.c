@@ -37,6 +37,11 @@
  * readahead, and 512 KiB keeps a sequential reader's origin busy.
  */
 #define SSDEV_IO_OPT	(256 << 10)
+/*
+ * A larger bio is read in pieces of this size, side by side: one piece
+ * waits for each step of its walk, and the others use the wait.
+ */
+#define SSDEV_SPLIT_SECTORS	(SSDEV_IO_OPT >> SECTOR_SHIFT)
 
 struct ssdev {
 	unsigned int index;
@@ -66,6 +71,7 @@ static struct ssdev *ssdev_devs[SSDEV_MAX_DEVICES];
 static int ssdev_major;
 static mempool_t *ssdev_io_pool;
 static mempool_t *ssdev_page_pool;
+static struct bio_set ssdev_split_set;
 
 /* ---- reading ------------------------------------------------------------- */
 
@@ -179,10 +185,21 @@ static void ssdev_work(struct work_struct *work)
 	bio_endio(bio);
 }
 
+/* GFP_NOIO: never fails, the pools refill as queued reads end. */
+static void ssdev_queue(struct ssdev *dev, struct bio *bio)
+{
+	struct ssdev_io *io = mempool_alloc(ssdev_io_pool, GFP_NOIO);
+
+	io->dev = dev;
+	io->bio = bio;
+	io->bounce = NULL;
+	INIT_WORK(&io->work, ssdev_work);
+	queue_work(dev->wq, &io->work);
+}
+
 static void ssdev_submit_bio(struct bio *bio)
 {
 	struct ssdev *dev = bio->bi_bdev->bd_disk->private_data;
-	struct ssdev_io *io;
 
 	if (bio_op(bio) != REQ_OP_READ) {
 		/* nothing here can be written; other ops are not offered */
@@ -191,13 +208,15 @@ static void ssdev_submit_bio(struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-	/* GFP_NOIO: never fails, the pool refills as queued reads end */
-	io = mempool_alloc(ssdev_io_pool, GFP_NOIO);
-	io->dev = dev;
-	io->bio = bio;
-	io->bounce = NULL;
-	INIT_WORK(&io->work, ssdev_work);
-	queue_work(dev->wq, &io->work);
+	/* The parent ends when its last piece does (bio_chain()). */
+	while (bio_sectors(bio) > SSDEV_SPLIT_SECTORS) {
+		struct bio *piece = bio_split(bio, SSDEV_SPLIT_SECTORS,
+					      GFP_NOIO, &ssdev_split_set);
+
+		bio_chain(piece, bio);
+		ssdev_queue(dev, piece);
+	}
+	ssdev_queue(dev, bio);
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -515,6 +534,7 @@ static struct miscdevice ssdev_ctl = {
 
 static void ssdev_free_pools(void)
 {
+	bioset_exit(&ssdev_split_set);
 	mempool_destroy(ssdev_page_pool);
 	mempool_destroy(ssdev_io_pool);
 }
@@ -526,7 +546,8 @@ static int __init ssdev_init(void)
 	ssdev_io_pool = mempool_create_kmalloc_pool(SSDEV_POOL_MIN,
 						    sizeof(struct ssdev_io));
 	ssdev_page_pool = mempool_create_page_pool(SSDEV_POOL_MIN, 0);
-	if (!ssdev_io_pool || !ssdev_page_pool) {
+	if (!ssdev_io_pool || !ssdev_page_pool ||
+	    bioset_init(&ssdev_split_set, SSDEV_POOL_MIN, 0, 0)) {
 		ret = -ENOMEM;
 		goto out_pools;
 	}
