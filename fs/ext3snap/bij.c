@@ -80,12 +80,6 @@ static u32 data_crc(const void *data)
 	return crc32c(~0U, data, EXT3SNAP_BLOCK_SIZE);
 }
 
-void ext3snap_bij_init(struct ext3snap_snap *snap)
-{
-	mutex_init(&snap->bij.lock);
-	atomic_long_set(&snap->bij.reserved, 0);
-}
-
 void ext3snap_bij_free(struct ext3snap_snap *snap)
 {
 	kvfree(snap->bij.map);
@@ -103,15 +97,32 @@ static u32 bij_len(struct super_block *sb)
 	return 1 + ring + ring / 128;
 }
 
-/* Units usable, and the level writers without a handle stay below. */
-static void bij_set_capacity(struct ext3snap_snap *snap)
+/*
+ * Units usable in a ring of @len blocks, and the level writers without a
+ * handle stay below.
+ */
+static void bij_set_capacity(struct ext3snap_snap *snap, u32 len)
 {
 	journal_t *journal = EXT4_SB(snap->sb)->s_journal;
 	struct ext3snap_bij *bij = &snap->bij;
 
-	bij->capacity = (long)(bij->len - 1 - REC_MAX) * EXT3SNAP_BIJ_PER_DESC;
+	bij->capacity = (long)(len - 1 - REC_MAX) * EXT3SNAP_BIJ_PER_DESC;
 	bij->soft = bij->capacity - 2L * journal->j_max_transaction_buffers *
 				    EXT3SNAP_COPY_UNITS;
+}
+
+/*
+ * The levels are those of the ring a take will make from the start: a
+ * take maps its ring after the thaw, and writers that ran on meanwhile
+ * unchecked once reserved more than the ring could hold, so that every
+ * copy after it was published failed.
+ */
+void ext3snap_bij_init(struct ext3snap_snap *snap)
+{
+	mutex_init(&snap->bij.lock);
+	atomic_long_set(&snap->bij.reserved, 0);
+	if (EXT4_SB(snap->sb)->s_journal)
+		bij_set_capacity(snap, bij_len(snap->sb));
 }
 
 static int alloc_tables(struct ext3snap_bij *bij)
@@ -203,7 +214,7 @@ int ext3snap_bij_create(struct ext3snap_snap *snap, struct inode *inode)
 	bij->head_pos = 1;
 	bij->tail_seq = bij->head_seq;
 	bij->tail_pos = 1;
-	bij_set_capacity(snap);
+	bij_set_capacity(snap, bij->len);
 	return write_header(snap, bij->tail_pos, bij->tail_seq);
 }
 
@@ -603,9 +614,8 @@ bool ext3snap_bij_low(struct ext3snap_snap *snap)
 {
 	struct ext3snap_bij *bij = &snap->bij;
 
-	/* @soft is only meaningful once the ring is published. */
-	return !smp_load_acquire(&bij->ready) ||
-	       atomic_long_read(&bij->reserved) < bij->soft;
+	/* Also before the ring is published: see ext3snap_bij_init(). */
+	return !bij->soft || atomic_long_read(&bij->reserved) < bij->soft;
 }
 
 bool ext3snap_bij_sealed(struct ext3snap_snap *snap)
@@ -1004,7 +1014,7 @@ int ext3snap_bij_load(struct ext3snap_snap *snap)
 			snap->sb->s_id, snap->id, seq - bij->tail_seq);
 	bij->head_pos = pos;
 	bij->head_seq = seq;
-	bij_set_capacity(snap);
+	bij_set_capacity(snap, bij->len);
 	/* Publishes the ring and the records put back. */
 	smp_store_release(&bij->ready, true);
 	return 0;

@@ -578,9 +578,28 @@ static int save_extent(struct ext3snap_snap *snap, struct inode *inode,
 }
 
 /*
+ * Blocks saved between two looks at the throttle. An extent can be far
+ * longer (one of 56 MiB filled a ring at once): this stays well below the
+ * room a ring keeps above the level writers are held at.
+ */
+#define SAVE_CHUNK	256
+
+/*
+ * The saves of a writer without @cached (direct I/O, zeroing) go to the
+ * journal before its write can reach the disk; one holding no handle may
+ * wait for the flusher.
+ */
+static void settle(struct ext3snap_snap *snap, bool cached)
+{
+	if (!cached)
+		ext3snap_bij_sync(snap);
+	if (!ext4_handle_valid(journal_current_handle()))
+		ext3snap_throttle(snap);
+}
+
+/*
  * Without @cached (direct I/O), only the first extent or hole of the range
- * is handled: iomap writes that one before it asks for the next, so the
- * copies of one huge write are never all in memory at once.
+ * is handled: iomap writes that one before it asks for the next.
  */
 static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 {
@@ -588,6 +607,7 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 	struct ext4_map_blocks map;
 	struct ext3snap_snap *snap;
 	ext4_lblk_t lblk, last;
+	unsigned int done, n;
 	int idx, ret = 0;
 
 	if (!fs || len <= 0 || !rcu_access_pointer(fs->active))
@@ -605,28 +625,30 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 		ret = ext4_map_blocks(NULL, inode, &map, 0);
 		if (ret < 0)
 			break;
-		if (ret > 0) {
-			int err = save_extent(snap, inode, lblk, map.m_pblk,
-					      ret, cached);
+		for (done = 0; done < ret; done += n) {
+			int err;
 
+			n = min_t(unsigned int, ret - done, SAVE_CHUNK);
+			err = save_extent(snap, inode, lblk + done,
+					  map.m_pblk + done, n, cached);
 			if (err) {
 				ret = err;
-				break;
+				goto broke;
 			}
+			if (done + n < ret)
+				settle(snap, cached);
 		}
 		if (!cached)
 			break;
 		lblk += ret ? ret : 1;	/* a hole: nothing old to keep */
 	}
+broke:
 	if (ret < 0) {
 		ext3snap_snap_break(snap, "cannot save a data block", ret);
 		goto out;
 	}
-	/* Direct I/O and zeroing may reach the disk before any commit. */
-	if (!cached)
-		ext3snap_bij_sync(snap);
-	if (!ext4_handle_valid(journal_current_handle()))
-		ext3snap_throttle(snap);
+	/* Also when this call saved nothing: another writer may have. */
+	settle(snap, cached);
 out:
 	srcu_read_unlock(&fs->srcu, idx);
 }
@@ -645,9 +667,6 @@ void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len)
 	cow_file(inode, pos, len, true);
 }
 
-/* What a buffered write saves at once before the flusher may catch up. */
-#define PREPARE_CHUNK	(4 << 20)
-
 /*
  * A buffered write goes page by page, and each cold page would cost
  * write_begin a synchronous read of its old block: save its whole range
@@ -656,14 +675,7 @@ void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len)
  */
 void ext3snap_cow_file_prepare(struct inode *inode, loff_t pos, loff_t len)
 {
-	loff_t n;
-
-	while (len > 0 && !fatal_signal_pending(current)) {
-		n = min_t(loff_t, len, PREPARE_CHUNK);
-		cow_file(inode, pos, n, true);
-		pos += n;
-		len -= n;
-	}
+	cow_file(inode, pos, len, true);
 }
 
 /*

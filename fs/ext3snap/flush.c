@@ -642,21 +642,27 @@ static bool store_low(struct ext3snap_snap *snap)
 	return (atomic_long_read(&snap->pending) < STORE_HIGH / 2 &&
 		ext3snap_bij_low(snap)) ||
 	       READ_ONCE(snap->state) != EXT3SNAP_STATE_ACTIVE ||
-	       sb_rdonly(snap->sb);
+	       READ_ONCE(snap->undone) || sb_rdonly(snap->sb);
 }
 
 /*
  * A writer holding no journal handle: wait while the store, or the
- * journal ring, is too full.
+ * journal ring, is too full. Also while a take still makes the file the
+ * copies go to: it holds nothing such a writer holds.
  */
 void ext3snap_throttle(struct ext3snap_snap *snap)
 {
 	ext3snap_kick(snap);
-	if ((atomic_long_read(&snap->pending) < STORE_HIGH &&
-	     ext3snap_bij_low(snap)) || !snap->inode)
+	if (atomic_long_read(&snap->pending) < STORE_HIGH &&
+	    ext3snap_bij_low(snap))
 		return;
-	mod_delayed_work(system_unbound_wq, &snap->flush_work, 0);
-	/* Rechecked every second: going read-only wakes nobody. */
-	while (!store_low(snap) && !fatal_signal_pending(current))
+	/* Rechecked every second: going read-only wakes nobody, and the file
+	 * the flusher waits for wakes nobody either when it comes.
+	 */
+	while (!store_low(snap) && !fatal_signal_pending(current)) {
+		if (READ_ONCE(snap->inode))
+			mod_delayed_work(system_unbound_wq, &snap->flush_work,
+					 0);
 		wait_event_killable_timeout(snap->drained, store_low(snap), HZ);
+	}
 }

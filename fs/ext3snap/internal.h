@@ -104,6 +104,7 @@ struct ext3snap_snap {
 	int state;			/* enum ext3snap_snap_state */
 	bool deleting;			/* being removed: copies are moot */
 	bool deleted;			/* EXT3SNAP_X_DELETING: kept as a layer */
+	bool undone;			/* its take failed after the instant */
 	bool legacy;			/* its file has no list entry yet */
 	struct list_head list;		/* in fs->snaps, under fs->lock */
 	/* The next newer snapshot: set once, at its instant (a reference). */

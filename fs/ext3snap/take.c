@@ -205,6 +205,11 @@ static void undo_instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap)
 				    NULL : list_next_entry(snap, list);
 	int err;
 
+	/* Writers held back until its file is there must go on: the
+	 * freeze below waits for them.
+	 */
+	WRITE_ONCE(snap->undone, true);
+	wake_up_all(&snap->drained);
 	if (!old) {
 		ext3snap_deactivate(fs, snap);
 		pop(fs, snap, NULL);

@@ -7,7 +7,10 @@
 #   page cache, every other 64 KiB: the write's range is saved before it
 #   goes page by page, cached blocks from their pages and cold ones read
 #   from the disk in runs; a run read one block off shows here.
-# The snapshot must stay active and show both files as they were.
+# - a take while a writer rewrites a file with O_DIRECT, pass after pass:
+#   writers go on while the take makes the snapshot file, and must be held
+#   back, not let fill the journal ring.
+# The snapshot must stay active and show the files as they were.
 . "$(dirname "$0")/lib.sh"
 
 dev=$DISK_a
@@ -22,6 +25,7 @@ mark_log
 
 step "old data: a 400 MiB file for direct I/O, a 64 MiB one for buffered writes"
 dd if=/dev/urandom of="$src/big" bs=1M count=400 status=none
+dd if=/dev/zero of="$src/mid" bs=1M count=64 status=none
 dd if=/dev/urandom of="$src/cold" bs=1M count=64 status=none
 sync
 big_sha=$(sha256sum <"$src/big")
@@ -29,15 +33,31 @@ cold_sha=$(sha256sum <"$src/cold")
 
 step "half of cold in the page cache, every other 64 KiB"
 cat "$src/cold" >/dev/null
-for i in $(seq 1 2 1023); do
-	dd if="$src/cold" of=/dev/null bs=64k skip="$i" count=1 iflag=nocache status=none
-done
+python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for off in range(65536, 64 << 20, 2 * 65536):
+    os.posix_fadvise(fd, off, 65536, os.POSIX_FADV_DONTNEED)
+' "$src/cold"
 cached=$(fincore -nb -o RES "$src/cold" | tr -d ' ')
 echo "    cold: $cached of $((64 << 20)) bytes in the page cache"
 [ "$cached" -ge $((16 << 20)) ] && [ "$cached" -le $((48 << 20)) ] ||
 	fail "cold has $cached bytes in the page cache, not about half: the write would not mix cached and cold blocks"
 
+step "take it while mid is rewritten with O_DIRECT, pass p filling it with byte p"
+rm -f /tmp/pass
+(set +o pipefail	# tr ends on SIGPIPE
+for p in 1 2 3; do
+	echo "$p" >/tmp/pass
+	tr '\0' "\\$(printf %03o "$p")" </dev/zero |
+		dd of="$src/mid" bs=1M count=64 oflag=direct iflag=fullblock conv=notrunc status=none ||
+		exit 1
+done) &
+writer=$!
+while [ ! -e /tmp/pass ]; do sleep 0.1; done
+sleep 0.5
 snap_take "$snap"
+wait "$writer" || fail "the O_DIRECT writer of mid failed"
 
 step "one 384 MiB O_DIRECT write over big"
 dd if=/dev/zero of="$src/big" bs=384M count=1 oflag=direct conv=notrunc status=none ||
@@ -67,6 +87,21 @@ mount -o ro -t ext3snap /dev/ssdev/0 "$ss"
 [ "$(sha256sum <"$ss/cold")" = "$cold_sha" ] ||
 	fail "cold differs in the snapshot (the half-cached buffered write)"
 echo "    big and cold: as they were at the take"
+# One instant: a prefix of pass p, the rest still pass p - 1.
+python3 - "$ss/mid" <<'EOF' || fail "mid in the snapshot is not one instant of the passes"
+import sys
+vals = []
+with open(sys.argv[1], "rb") as f:
+    while b := f.read(4096):
+        if b.count(b[:1]) != len(b):
+            sys.exit(f"block {len(vals)} mixes bytes")
+        vals.append(b[0])
+p = vals[0]
+k = next((i for i, v in enumerate(vals) if v != p), len(vals))
+if any(v != p - 1 for v in vals[k:]):
+    sys.exit(f"pass {p} up to block {k}, then not all pass {p - 1}")
+print(f"    mid: pass {p} up to block {k}, pass {p - 1} after it")
+EOF
 umount "$ss"
 fsck_clean /dev/ssdev/0
 ss_unbind 0
