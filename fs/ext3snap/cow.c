@@ -668,17 +668,6 @@ void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len)
 }
 
 /*
- * A buffered write goes page by page, and each cold page would cost
- * write_begin a synchronous read of its old block: save its whole range
- * first, the cold blocks in runs. A write that then fails has saved
- * blocks it did not change, which costs space, never correctness.
- */
-void ext3snap_cow_file_prepare(struct inode *inode, loff_t pos, loff_t len)
-{
-	cow_file(inode, pos, len, true);
-}
-
-/*
  * Move the blocks of [@block, @block + @count) that the snapshot needs;
  * set a bit in @freed for each block that is to be freed normally.
  * All blocks lie in one group. Returns how many were moved.

@@ -38,15 +38,14 @@ void ext3snap_cow_metadata(struct jbd2_journal_handle *handle,
 
 /*
  * File data in [@pos, @pos + @len) is about to be rewritten in place.
- * _write: buffered write_begin and the mmap write fault, where the page
- * cache still holds the old contents; _range: direct I/O and partial-block
- * zeroing, where it may not. Without a journal handle held, a writer may
- * be throttled.
+ * _write: a buffered write (its whole range before it goes page by page,
+ * so that cold blocks are read in runs, then each write_begin) and the
+ * mmap write fault, where the page cache still holds the old contents;
+ * _range: direct I/O and partial-block zeroing, where it may not. Without
+ * a journal handle held, a writer may be throttled.
  */
 void ext3snap_cow_file_write(struct inode *inode, loff_t pos, loff_t len);
 void ext3snap_cow_file_range(struct inode *inode, loff_t pos, loff_t len);
-/* A buffered write of [@pos, @pos + @len) is about to go page by page. */
-void ext3snap_cow_file_prepare(struct inode *inode, loff_t pos, loff_t len);
 
 /*
  * ext4_free_blocks() is about to free [@block, @block + @count). Returns
