@@ -640,7 +640,8 @@ static void cow_file(struct inode *inode, loff_t pos, loff_t len, bool cached)
 		}
 		if (!cached)
 			break;
-		lblk += ret ? ret : 1;	/* a hole: nothing old to keep */
+		/* A hole (map.m_len long): nothing old to keep. */
+		lblk += ret ? ret : max_t(unsigned int, map.m_len, 1);
 	}
 broke:
 	if (ret < 0) {
