@@ -48,6 +48,7 @@ struct rec_build {
 	u32 nblocks_named;
 	u32 ncopies;
 	long units;
+	int err;			/* a copy's read failed */
 	unsigned long blocks[REC_MAX_BLOCKS];	/* last: not cleared */
 };
 
@@ -320,6 +321,10 @@ static void collect(struct ext3snap_snap *snap, struct rec_build *rb,
 
 		if (rb->nblocks_named == REC_MAX_BLOCKS)
 			break;
+		/* Its read may still be in flight (save_disk_run()). */
+		rb->err = copy ? ext3snap_copy_wait(entry) : 0;
+		if (rb->err)
+			break;
 		/* A run of moves freed together is one entry. */
 		if (!copy && e && le16_to_cpu(e->e_kind) == EXT3SNAP_BIJ_MOVE &&
 		    le32_to_cpu(e->e_tid) == tid &&
@@ -375,17 +380,49 @@ static void mark_journaled(struct ext3snap_snap *snap, struct rec_build *rb,
 	xa_unlock(xa);
 }
 
-/* Journal off: let every entry through as if journaled, in no record. */
-static void skip_journal(struct ext3snap_snap *snap)
+/*
+ * Journal off: let every entry through as if journaled, in no record,
+ * once its contents are there. Caller holds bij->lock: nobody else
+ * changes or frees an unjournaled entry meanwhile.
+ */
+static int skip_journal(struct ext3snap_snap *snap)
 {
 	struct xarray *xa = &snap->store;
 	unsigned long index;
 	void *entry;
+	int err;
 
-	xa_lock(xa);
-	xa_for_each_marked(xa, index, entry, EXT3SNAP_UNJOURNALED)
+	xa_for_each_marked(xa, index, entry, EXT3SNAP_UNJOURNALED) {
+		err = xa_is_value(entry) ? 0 : ext3snap_copy_wait(entry);
+		if (err)
+			return err;
+		xa_lock(xa);
 		set_journaled(xa, index, entry, 0);
-	xa_unlock(xa);
+		xa_unlock(xa);
+	}
+	return 0;
+}
+
+/*
+ * No ring yet (a take between its instant and its commit): there is
+ * nothing to write, but what replaces a block must still not reach the
+ * disk before its copy has been read.
+ */
+static int wait_copies(struct ext3snap_snap *snap)
+{
+	unsigned long index;
+	void *entry;
+	int err = 0;
+
+	/* Stopped, the copies are moot and may be freed under us. */
+	mutex_lock(&snap->bij.lock);
+	if (!snap->bij.stopped)
+		xa_for_each_marked(&snap->store, index, entry,
+				   EXT3SNAP_UNJOURNALED)
+			if (!xa_is_value(entry) && ext3snap_copy_wait(entry))
+				err = -EIO;
+	mutex_unlock(&snap->bij.lock);
+	return err;
 }
 
 /* Write one record from @rb at the head; caller holds bij->lock. */
@@ -450,13 +487,19 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 	struct bij_io io;
 	int i, n, err = 0;
 
-	/* Pairs with the release that publishes the ring. */
-	if (!smp_load_acquire(&bij->ready) ||
-	    !xa_marked(&snap->store, EXT3SNAP_UNJOURNALED))
+	if (!xa_marked(&snap->store, EXT3SNAP_UNJOURNALED))
 		return 0;
+	/* Pairs with the release that publishes the ring. */
+	if (!smp_load_acquire(&bij->ready)) {
+		err = wait_copies(snap);
+		if (err)
+			ext3snap_snap_break(snap, "cannot read a block to save",
+					    err);
+		return err;
+	}
 	mutex_lock(&bij->lock);
 	if (!READ_ONCE(journal_before_images))
-		skip_journal(snap);
+		err = skip_journal(snap);
 	while (!err && bij->ready &&
 	       xa_marked(&snap->store, EXT3SNAP_UNJOURNALED)) {
 		atomic_set(&io.left, 1);
@@ -473,7 +516,8 @@ int ext3snap_bij_sync(struct ext3snap_snap *snap)
 				break;
 			}
 			collect(snap, &rb[n], &from);
-			if (!rb[n].nblocks_named) {
+			err = rb[n].err;
+			if (err || !rb[n].nblocks_named) {
 				__free_page(rb[n].desc_page);
 				break;
 			}
@@ -516,6 +560,7 @@ void ext3snap_bij_stop(struct ext3snap_snap *snap)
 	mutex_lock(&snap->bij.lock);
 	/* Under the lock: no record is being written when it is seen. */
 	smp_store_release(&snap->bij.ready, false);
+	snap->bij.stopped = true;
 	mutex_unlock(&snap->bij.lock);
 }
 

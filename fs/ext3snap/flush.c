@@ -301,6 +301,8 @@ static void retire(struct ext3snap_snap *snap, struct flush_entry *e, int n,
 		if (xa_is_value(e[i].entry)) {
 			atomic_long_dec(&snap->pending_moves);
 		} else {
+			/* A broken snapshot's copy may still be being read. */
+			ext3snap_copy_wait(e[i].entry);
 			__free_page(e[i].entry);
 			atomic_long_dec(&snap->pending);
 		}

@@ -48,6 +48,13 @@ struct ext3snap_group {
  */
 #define EXT3SNAP_UNJOURNALED	XA_MARK_0
 
+/*
+ * A copy read from the disk may be in the store before its contents: its
+ * page stays locked until the read ends (see save_disk_run() in cow.c),
+ * and this page_private() says the read failed.
+ */
+#define EXT3SNAP_COPY_FAILED	(~0UL)
+
 /* Share of the journal ring an entry reserves (see bij.c). */
 #define EXT3SNAP_COPY_UNITS	(EXT3SNAP_BIJ_PER_DESC + 1)
 #define EXT3SNAP_MOVE_UNITS	1
@@ -84,6 +91,7 @@ struct ext3snap_bij {
 	void *build;			/* records being written (bij.c) */
 	tid_t first_uncommitted;	/* at mount: moves before it count */
 	bool ring_left;			/* sealed, ring not freed yet */
+	bool stopped;			/* ext3snap_bij_stop() was called */
 };
 
 /* A run of journal blocks: written by jbd2 behind every hook's back. */
@@ -201,6 +209,7 @@ int ext3snap_write_xattr(handle_t *handle, struct ext3snap_snap *snap,
 int ext3snap_load_group(struct ext3snap_snap *snap, ext4_group_t g);
 int ext3snap_save(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		  const void *data);
+int ext3snap_copy_wait(struct page *copy);
 void ext3snap_free_groups(struct ext3snap_snap *snap);
 void ext3snap_drop_store(struct ext3snap_snap *snap);
 void ext3snap_forgive(struct ext3snap_snap *snap);

@@ -159,6 +159,17 @@ static int read_from_file(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	return err ? err : err2;
 }
 
+/* A copy in the store: its read may still be in flight (cow.c). */
+static int copy_out(const struct bio_vec *v, struct page *copy)
+{
+	int err = ext3snap_copy_wait(copy);
+
+	if (!err)
+		memcpy_to_page(v->bv_page, v->bv_offset, page_address(copy),
+			       v->bv_len);
+	return err;
+}
+
 /* Which blocks of one batch a walk still has to read. */
 #define BATCH_LONGS	BITS_TO_LONGS(BIO_MAX_VECS)
 
@@ -206,8 +217,7 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 			if (xa_is_value(entry))
 				err = run_add(snap, &run, block + i, v);
 			else if (entry)
-				memcpy_to_page(v->bv_page, v->bv_offset,
-					       page_address(entry), v->bv_len);
+				err = copy_out(v, entry);
 			else
 				__set_bit(i, in_file);
 		} else if (*newer) {
