@@ -306,17 +306,6 @@ static void copy_read_end_io(struct bio *bio)
 	bio_put(bio);
 }
 
-static void start_copy_read(struct super_block *sb, ext4_fsblk_t block,
-			    struct page *page)
-{
-	struct bio *bio;
-
-	bio = bio_alloc(sb->s_bdev, 1, REQ_OP_READ, GFP_NOFS);
-	bio->bi_iter.bi_sector = block << (sb->s_blocksize_bits - 9);
-	__bio_add_page(bio, page, sb->s_blocksize, 0);
-	bio->bi_end_io = copy_read_end_io;
-	submit_bio(bio);
-}
 
 /*
  * Wait until @copy, a page of the store, holds its block's contents:
@@ -341,7 +330,9 @@ static int save_block(struct ext3snap_snap *snap, ext4_fsblk_t block,
 {
 	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
 	struct ext3snap_group *grp;
-	struct page *page, *reading = NULL;
+	struct bio *bio = NULL;
+	struct page *page;
+	bool stored = false;
 	ext4_grpblk_t off;
 	ext4_group_t g;
 	int err;
@@ -352,6 +343,15 @@ static int save_block(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	if (!page)
 		return -ENOMEM;
 	set_page_private(page, 0);
+	/* Allocated first: readers may wait for the page once it is stored. */
+	if (!data && async) {
+		struct super_block *sb = snap->sb;
+
+		bio = bio_alloc(sb->s_bdev, 1, REQ_OP_READ, GFP_NOFS);
+		bio->bi_iter.bi_sector = block << (sb->s_blocksize_bits - 9);
+		__bio_add_page(bio, page, sb->s_blocksize, 0);
+		bio->bi_end_io = copy_read_end_io;
+	}
 	/* The block the copy will occupy, claimed now: see the file comment.
 	 * The disk full, an older snapshot gives its blocks up and the
 	 * flusher claims the block once they are free (see snap.c).
@@ -362,15 +362,12 @@ static int save_block(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		atomic_long_inc(&snap->unclaimed);
 		err = 0;
 	}
-	if (err) {
-		__free_page(page);
-		return err;
-	}
+	if (err)
+		goto free;
 	err = ext3snap_bij_reserve(snap, EXT3SNAP_COPY_UNITS);
 	if (err) {
-		__free_page(page);
 		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
-		return err;
+		goto free;
 	}
 	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
 	grp = &snap->groups[g];
@@ -380,34 +377,35 @@ static int save_block(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		goto unlock;
 	if (data)
 		memcpy(page_address(page), data, snap->sb->s_blocksize);
-	else if (!async)
+	else if (!bio)
 		err = ext3snap_bio_rw(snap->sb, REQ_OP_READ, block, page, 0);
-	else
-		reading = page;
 	/* Nobody sees the page before it is in the store: locked there. */
-	if (reading)
-		__folio_set_locked(page_folio(reading));
+	if (bio)
+		__folio_set_locked(page_folio(page));
 	if (!err)
 		err = store_unjournaled(snap, block, page);
 	if (err) {
-		if (reading)
-			__folio_clear_locked(page_folio(reading));
-		reading = NULL;
+		if (bio)
+			__folio_clear_locked(page_folio(page));
 	} else {
 		set_bit(off, grp->saved);
 		atomic_long_inc(&snap->pending);
 		atomic_long_inc(&snap->copied);
-		page = NULL;
+		stored = true;
 	}
 unlock:
 	up_write(&grp->lock);
-	if (reading)
-		start_copy_read(snap->sb, block, reading);
-	if (page) {
-		__free_page(page);
-		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
-		atomic_long_sub(EXT3SNAP_COPY_UNITS, &snap->bij.reserved);
+	if (stored) {
+		if (bio)
+			submit_bio(bio);
+		return 0;
 	}
+	percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
+	atomic_long_sub(EXT3SNAP_COPY_UNITS, &snap->bij.reserved);
+free:
+	if (bio)
+		bio_put(bio);
+	__free_page(page);
 	return err;
 }
 
