@@ -306,7 +306,6 @@ static void copy_read_end_io(struct bio *bio)
 	bio_put(bio);
 }
 
-
 /*
  * Wait until @copy, a page of the store, holds its block's contents:
  * before using them, handing the page on or freeing it. -EIO if its read
