@@ -96,42 +96,76 @@ static void zero_vec(const struct bio_vec *v)
 	memzero_page(v->bv_page, v->bv_offset, v->bv_len);
 }
 
-/* Consecutive device blocks (origin or snapshot file) read with one bio. */
+/*
+ * Consecutive device blocks (origin or snapshot file) read with one bio.
+ * The runs of one step are all in flight at once, and waited for together
+ * (run_wait()): a piece of a sequential read over a partly rewritten file
+ * holds many short runs, and one at a time each waited for the disk.
+ */
 struct origin_run {
 	struct bio *bio;
 	ext4_fsblk_t next;
+	atomic_t left;			/* bios in flight, plus one */
+	blk_status_t status;
+	struct completion done;
 };
 
-static int run_end(struct origin_run *run)
+static void run_init(struct origin_run *run)
 {
-	int err = 0;
-
-	if (run->bio) {
-		err = submit_bio_wait(run->bio);
-		bio_put(run->bio);
-		run->bio = NULL;
-	}
-	return err;
+	run->bio = NULL;
+	atomic_set(&run->left, 1);
+	run->status = BLK_STS_OK;
+	init_completion(&run->done);
 }
 
-static int run_add(struct ext3snap_snap *snap, struct origin_run *run,
-		   ext4_fsblk_t block, const struct bio_vec *v)
+static void run_end_io(struct bio *bio)
+{
+	struct origin_run *run = bio->bi_private;
+
+	if (bio->bi_status)
+		WRITE_ONCE(run->status, bio->bi_status);
+	bio_put(bio);
+	if (atomic_dec_and_test(&run->left))
+		complete(&run->done);
+}
+
+/* Send the run being built. */
+static void run_end(struct origin_run *run)
+{
+	if (run->bio) {
+		atomic_inc(&run->left);
+		submit_bio(run->bio);
+		run->bio = NULL;
+	}
+}
+
+/* Send the last run, and wait for all of them. */
+static int run_wait(struct origin_run *run)
+{
+	run_end(run);
+	if (!atomic_dec_and_test(&run->left))
+		wait_for_completion(&run->done);
+	return blk_status_to_errno(READ_ONCE(run->status));
+}
+
+static void run_add(struct ext3snap_snap *snap, struct origin_run *run,
+		    ext4_fsblk_t block, const struct bio_vec *v)
 {
 	struct super_block *sb = snap->sb;
-	int err = 0;
 
 	if (run->bio && (run->next != block ||
 			 !bio_add_page(run->bio, v->bv_page, v->bv_len,
 				       v->bv_offset)))
-		err = run_end(run);
+		run_end(run);
 	if (!run->bio) {
 		run->bio = bio_alloc(sb->s_bdev, BIO_MAX_VECS, REQ_OP_READ,
 				     GFP_NOIO);
 		run->bio->bi_iter.bi_sector = block << (sb->s_blocksize_bits - 9);
+		run->bio->bi_end_io = run_end_io;
+		run->bio->bi_private = run;
 		__bio_add_page(run->bio, v->bv_page, v->bv_len, v->bv_offset);
 	}
 	run->next = block + 1;
-	return err;
 }
 
 /*
@@ -143,19 +177,22 @@ static int read_from_file(struct ext3snap_snap *snap, ext4_fsblk_t block,
 			  unsigned int nr, const unsigned long *in_file,
 			  const struct bio_vec *vecs)
 {
-	struct origin_run run = { NULL, 0 };
+	struct origin_run run;
 	ext4_fsblk_t where;
 	unsigned int i;
 	int err = 0, err2;
 
+	run_init(&run);
 	for_each_set_bit(i, in_file, nr) {
 		where = snap->inode ?
 			ext3snap_map_lookup(snap->inode, block + i) : 0;
-		err = where ? run_add(snap, &run, where, &vecs[i]) : -EIO;
-		if (err)	/* saved but nowhere: never expected */
+		if (!where) {	/* saved but nowhere: never expected */
+			err = -EIO;
 			break;
+		}
+		run_add(snap, &run, where, &vecs[i]);
 	}
-	err2 = run_end(&run);
+	err2 = run_wait(&run);
 	return err ? err : err2;
 }
 
@@ -186,7 +223,7 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		     unsigned long *want, bool free_is_zero,
 		     struct ext3snap_snap **newer)
 {
-	struct origin_run run = { NULL, 0 };
+	struct origin_run run;
 	unsigned long in_file[BATCH_LONGS];
 	struct ext3snap_group *grp;
 	ext4_grpblk_t off0, off;
@@ -201,6 +238,7 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		return err;
 	grp = &snap->groups[g];
 	bitmap_zero(in_file, nr);
+	run_init(&run);
 	/* A caller may hold an older snapshot's lock of the group. */
 	down_read_nested(&grp->lock, SINGLE_DEPTH_NESTING);
 	/* Pairs with the release in push() (take.c). */
@@ -215,7 +253,7 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		} else if (test_bit(off, grp->saved)) {
 			entry = xa_load(&snap->store, block + i);
 			if (xa_is_value(entry))
-				err = run_add(snap, &run, block + i, v);
+				run_add(snap, &run, block + i, v);
 			else if (entry)
 				err = copy_out(v, entry);
 			else
@@ -225,13 +263,14 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		} else if (in_journal(snap, block + i)) {
 			zero_vec(v);
 		} else {
-			err = run_add(snap, &run, block + i, v);
+			run_add(snap, &run, block + i, v);
 		}
 		__clear_bit(i, want);
 		if (err)
 			break;
 	}
-	err2 = run_end(&run);
+	/* The origin is read before anything may change it. */
+	err2 = run_wait(&run);
 	up_read(&grp->lock);
 	if (err || err2)
 		return err ? err : err2;
