@@ -203,3 +203,43 @@ explain_chunks() {
 	inodes=$(debugfs -R "icheck ${blocks[*]}" "$img" 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ {print $2}' | sort -un | tr '\n' ' ')
 	[ -z "$inodes" ] || debugfs -R "ncheck $inodes" "$img" 2>/dev/null | sed 's/^/    /'
 }
+
+# one_instant FILE: FILE was rewritten pass after pass, pass p filling it
+# with byte p, while a snapshot was taken; FILE as the snapshot shows it
+# must be one instant of that: a prefix of pass p, the rest pass p - 1.
+# Prints where the instant fell; fails (non-zero) otherwise.
+one_instant() {
+	python3 - "$1" <<'PY'
+import os, sys
+vals = []
+with open(sys.argv[1], "rb") as f:
+    while b := f.read(4096):
+        if b.count(b[:1]) != len(b):
+            sys.exit(f"block {len(vals)} mixes bytes")
+        vals.append(b[0])
+p = vals[0]
+k = next((i for i, v in enumerate(vals) if v != p), len(vals))
+if any(v != p - 1 for v in vals[k:]):
+    sys.exit(f"pass {p} up to block {k}, then not all pass {p - 1}")
+print(f"    {os.path.basename(sys.argv[1])}: pass {p} up to block {k}, pass {p - 1} after it")
+PY
+}
+
+# rewrite_passes FILE BS COUNT MAX: in the background, rewrite FILE with
+# O_DIRECT (COUNT blocks of BS) pass after pass, pass p filling it with
+# byte p, until MAX passes are done or /tmp/stop exists; /tmp/pass holds
+# the pass under way. Returns once the first has begun, its pid in $WRITER.
+rewrite_passes() {
+	local file=$1 bs=$2 count=$3 max=$4
+	rm -f /tmp/pass /tmp/stop
+	(set +o pipefail	# tr ends on SIGPIPE
+	for p in $(seq 1 "$max"); do
+		[ -e /tmp/stop ] && break
+		echo "$p" >/tmp/pass
+		tr '\0' "\\$(printf %03o "$p")" </dev/zero |
+			dd of="$file" bs="$bs" count="$count" oflag=direct iflag=fullblock \
+				conv=notrunc status=none || exit 1
+	done) &
+	WRITER=$!
+	while [ ! -e /tmp/pass ]; do sleep 0.1; done
+}

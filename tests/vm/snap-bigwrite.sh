@@ -45,19 +45,10 @@ echo "    cold: $cached of $((64 << 20)) bytes in the page cache"
 	fail "cold has $cached bytes in the page cache, not about half: the write would not mix cached and cold blocks"
 
 step "take it while mid is rewritten with O_DIRECT, pass p filling it with byte p"
-rm -f /tmp/pass
-(set +o pipefail	# tr ends on SIGPIPE
-for p in 1 2 3; do
-	echo "$p" >/tmp/pass
-	tr '\0' "\\$(printf %03o "$p")" </dev/zero |
-		dd of="$src/mid" bs=1M count=64 oflag=direct iflag=fullblock conv=notrunc status=none ||
-		exit 1
-done) &
-writer=$!
-while [ ! -e /tmp/pass ]; do sleep 0.1; done
+rewrite_passes "$src/mid" 1M 64 3
 sleep 0.5
 snap_take "$snap"
-wait "$writer" || fail "the O_DIRECT writer of mid failed"
+wait "$WRITER" || fail "the O_DIRECT writer of mid failed"
 
 step "one 384 MiB O_DIRECT write over big"
 dd if=/dev/zero of="$src/big" bs=384M count=1 oflag=direct conv=notrunc status=none ||
@@ -87,21 +78,7 @@ mount -o ro -t ext3snap /dev/ssdev/0 "$ss"
 [ "$(sha256sum <"$ss/cold")" = "$cold_sha" ] ||
 	fail "cold differs in the snapshot (the half-cached buffered write)"
 echo "    big and cold: as they were at the take"
-# One instant: a prefix of pass p, the rest still pass p - 1.
-python3 - "$ss/mid" <<'EOF' || fail "mid in the snapshot is not one instant of the passes"
-import sys
-vals = []
-with open(sys.argv[1], "rb") as f:
-    while b := f.read(4096):
-        if b.count(b[:1]) != len(b):
-            sys.exit(f"block {len(vals)} mixes bytes")
-        vals.append(b[0])
-p = vals[0]
-k = next((i for i, v in enumerate(vals) if v != p), len(vals))
-if any(v != p - 1 for v in vals[k:]):
-    sys.exit(f"pass {p} up to block {k}, then not all pass {p - 1}")
-print(f"    mid: pass {p} up to block {k}, pass {p - 1} after it")
-EOF
+one_instant "$ss/mid" || fail "mid in the snapshot is not one instant of the passes"
 umount "$ss"
 fsck_clean /dev/ssdev/0
 ss_unbind 0

@@ -61,22 +61,12 @@ EOF
 step "take it, with reads 300 ms late, while mid is rewritten with O_DIRECT"
 echo 3 >/proc/sys/vm/drop_caches
 slow_reads 300
-rm -f /tmp/pass /tmp/stop
-(set +o pipefail	# tr ends on SIGPIPE
-for p in $(seq 1 250); do
-	[ -e /tmp/stop ] && break
-	echo "$p" >/tmp/pass
-	tr '\0' "\\$(printf %03o "$p")" </dev/zero |
-		dd of="$src/mid" bs=256k count=64 oflag=direct iflag=fullblock conv=notrunc status=none ||
-		exit 1
-done) &
-writer=$!
-while [ ! -e /tmp/pass ]; do sleep 0.1; done
+rewrite_passes "$src/mid" 256k 64 250
 sleep 1
 snap_take "$snap"
 sleep 1
 touch /tmp/stop
-wait "$writer" || fail "the O_DIRECT writer of mid failed"
+wait "$WRITER" || fail "the O_DIRECT writer of mid failed"
 echo "    mid: rewritten $(cat /tmp/pass) times"
 
 step "buffered writes over 32 cold blocks of wb, then fsync"
@@ -123,21 +113,7 @@ for f in wb rd dio; do
 	cmp -s "$src/$f" "$old/$f" &&
 		soft_fail "$f in the origin still holds the old data: the writes were lost"
 done
-# One instant: a prefix of pass p, the rest still pass p - 1.
-python3 - "$ss/mid" <<'EOF' || soft_fail "mid in the snapshot is not one instant of the passes"
-import sys
-vals = []
-with open(sys.argv[1], "rb") as f:
-    while b := f.read(4096):
-        if b.count(b[:1]) != len(b):
-            sys.exit(f"block {len(vals)} mixes bytes")
-        vals.append(b[0])
-p = vals[0]
-k = next((i for i, v in enumerate(vals) if v != p), len(vals))
-if any(v != p - 1 for v in vals[k:]):
-    sys.exit(f"pass {p} up to block {k}, then not all pass {p - 1}")
-print(f"    mid: pass {p} up to block {k}, pass {p - 1} after it")
-EOF
+one_instant "$ss/mid" || soft_fail "mid in the snapshot is not one instant of the passes"
 umount "$ss"
 fsck_clean /dev/ssdev/0
 ss_unbind 0
