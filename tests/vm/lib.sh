@@ -243,3 +243,16 @@ rewrite_passes() {
 	WRITER=$!
 	while [ ! -e /tmp/pass ]; do sleep 0.1; done
 }
+
+# image_done IMAGE_MNT SNAPFILE ORIGIN_MNT DEV: the end of a test that
+# bound its snapshot to /dev/ssdev/0 and mounted the image: unmount and
+# check the image, unbind, delete the snapshot, and check the origin.
+image_done() {
+	umount "$1"
+	fsck_clean /dev/ssdev/0
+	ss_unbind 0
+	step "delete it; the origin is clean"
+	e3snapconfig -d "$2"
+	umount "$3"
+	fsck_clean "$4"
+}

@@ -79,13 +79,6 @@ mount -o ro -t ext3snap /dev/ssdev/0 "$ss"
 	fail "cold differs in the snapshot (the half-cached buffered write)"
 echo "    big and cold: as they were at the take"
 one_instant "$ss/mid" || fail "mid in the snapshot is not one instant of the passes"
-umount "$ss"
-fsck_clean /dev/ssdev/0
-ss_unbind 0
-
-step "delete it; the origin is clean"
-e3snapconfig -d "$snap"
-umount "$src"
-fsck_clean "$dev"
+image_done "$ss" "$snap" "$src" "$dev"
 log_clean "the big writes"
 echo "snap-bigwrite: ok"

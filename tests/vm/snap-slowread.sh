@@ -114,14 +114,7 @@ for f in wb rd dio; do
 		soft_fail "$f in the origin still holds the old data: the writes were lost"
 done
 one_instant "$ss/mid" || soft_fail "mid in the snapshot is not one instant of the passes"
-umount "$ss"
-fsck_clean /dev/ssdev/0
-ss_unbind 0
-
-step "delete it; the origin is clean"
-e3snapconfig -d "$snap"
-umount "$src"
-fsck_clean "$dev"
+image_done "$ss" "$snap" "$src" "$dev"
 dmsetup remove slow
 log_clean "writes racing slow copy reads"
 test_done snap-slowread

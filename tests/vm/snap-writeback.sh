@@ -32,12 +32,5 @@ ss_bind "$snap" 0
 mount -o ro -t ext3snap /dev/ssdev/0 "$ss"
 manifest_rec "$ss" -o /tmp/m.snap
 manifest_same /tmp/m.before /tmp/m.snap "snapshot (data=writeback) vs record"
-umount "$ss"
-fsck_clean /dev/ssdev/0
-ss_unbind 0
-
-step "delete it; the origin is clean"
-e3snapconfig -d "$snap"
-umount "$src"
-fsck_clean "$dev"
+image_done "$ss" "$snap" "$src" "$dev"
 echo "snap-writeback: ok"
