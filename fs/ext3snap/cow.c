@@ -26,13 +26,20 @@
 #include "internal.h"
 #include "hooks.h"
 
+static struct ext3snap_snap *newer_of(struct ext3snap_snap *snap)
+{
+	/* Pairs with the release in push() (take.c). */
+	return smp_load_acquire(&snap->newer);
+}
+
 /*
  * Group @g's block bitmap as the snapshot sees it: the copy in the store
  * or the snapshot file if the bitmap changed since the instant, else what
  * the newer snapshots saw (read.c), else the current one, unchanged since
  * (any change passes through here first).
  */
-static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
+static int snapshot_bitmap(struct ext3snap_snap *snap,
+			   struct ext3snap_snap *newer, ext4_group_t g,
 			   void *dst)
 {
 	struct super_block *sb = snap->sb;
@@ -53,17 +60,18 @@ static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 			memcpy(dst, page_address(entry), sb->s_blocksize);
 		return err;
 	}
+	/* The flusher links a copy before it leaves the store. */
+	smp_rmb();
 	if (snap->inode)
 		where = ext3snap_map_lookup(snap->inode, blk);
-	/* Pairs with the release in push() (take.c). */
-	if (where || smp_load_acquire(&snap->newer)) {
+	if (where || newer) {
 		page = alloc_page(GFP_NOFS);
 		if (!page)
 			return -ENOMEM;
 		if (where)
 			err = ext3snap_bio_rw(sb, REQ_OP_READ, where, page, 0);
 		else
-			err = ext3snap_read_through(snap->newer, blk, page, 0);
+			err = ext3snap_read_through(newer, blk, page, 0);
 		if (!err)
 			memcpy(dst, page_address(page), sb->s_blocksize);
 		__free_page(page);
@@ -77,7 +85,11 @@ static int snapshot_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 	return 0;
 }
 
-/* Which blocks of group @g are saved already: in the file or the store. */
+/*
+ * Which blocks of group @g are saved already: in the store or the file.
+ * The store is looked at first: the flusher links an entry into the file
+ * before it leaves the store, so none is missed in between.
+ */
 static int saved_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 			unsigned long *saved)
 {
@@ -87,52 +99,73 @@ static int saved_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 				   snap->blocks - first);
 	unsigned long index = first;
 	void *entry;
-	int err = 0;
 
-	if (snap->inode)
-		err = ext3snap_map_range(snap->inode, first, count, saved);
 	xa_for_each_range(&snap->store, index, entry, first, first + count - 1)
 		set_bit(index - first, saved);
-	return err;
+	smp_rmb();
+	if (!snap->inode)
+		return 0;
+	return ext3snap_map_range(snap->inode, first, count, saved);
 }
 
-/* Fill group @g's snapshot-time bitmaps: caller holds its lock for write. */
-static int load_group_locked(struct ext3snap_snap *snap, ext4_group_t g)
+/*
+ * Fill group @g's snapshot-time bitmaps. They are worked out holding no
+ * lock at all, and only published under the group's lock: a load runs
+ * inside the metadata hook, so under whatever its caller holds (the
+ * flusher's own i_data_sem while it allocates an indirect block, a trim's
+ * while it punches), and it walks snapshot files and newer snapshots'
+ * groups. Holding a group lock across that walk made a lock-order cycle
+ * with the flusher (issue 21). Working outside the lock is safe because
+ * nothing it reads changes while @g is not loaded: every save, move and
+ * change of the group's bitmap loads the group first. A result worked out
+ * while another load won the race is dropped.
+ */
+static int load_one(struct ext3snap_snap *snap, ext4_group_t g)
 {
 	struct ext3snap_group *grp = &snap->groups[g];
 	struct super_block *sb = snap->sb;
+	struct ext3snap_snap *newer;
 	unsigned long *cow, *saved;
 	int err;
 
-	if (grp->cow)
-		return 0;
+again:
+	newer = newer_of(snap);
 	cow = kmalloc(sb->s_blocksize, GFP_NOFS);
 	saved = kzalloc(sb->s_blocksize, GFP_NOFS);
 	err = cow && saved ? 0 : -ENOMEM;
 	if (!err)
-		err = snapshot_bitmap(snap, g, cow);
+		err = snapshot_bitmap(snap, newer, g, cow);
 	if (!err)
 		err = saved_bitmap(snap, g, saved);
-	if (err) {
-		kfree(cow);
-		kfree(saved);
-		return err;
+	if (!err) {
+		down_write(&grp->lock);
+		/* A take made @snap older meanwhile: its bitmap may have
+		 * changed since it was read (push() takes this lock after
+		 * setting @newer, so it is seen here if so).
+		 */
+		if (!grp->cow && newer_of(snap) != newer) {
+			up_write(&grp->lock);
+			kfree(cow);
+			kfree(saved);
+			goto again;
+		}
+		if (!grp->cow) {
+			grp->saved = saved;
+			/* Readers test @cow's bits without the lock. */
+			smp_store_release(&grp->cow, cow);
+			cow = NULL;
+			saved = NULL;
+		}
+		up_write(&grp->lock);
 	}
-	grp->saved = saved;
-	/* Readers test bits of @cow without the lock once it is published. */
-	smp_store_release(&grp->cow, cow);
-	return 0;
-}
-
-static struct ext3snap_snap *newer_of(struct ext3snap_snap *snap)
-{
-	/* Pairs with the release in push() (take.c). */
-	return smp_load_acquire(&snap->newer);
+	kfree(cow);
+	kfree(saved);
+	return err;
 }
 
 static bool group_loaded(struct ext3snap_snap *snap, ext4_group_t g)
 {
-	/* Pairs with the release in load_group_locked(). */
+	/* Pairs with the release in load_one(). */
 	return smp_load_acquire(&snap->groups[g].cow);
 }
 
@@ -145,7 +178,6 @@ static bool group_loaded(struct ext3snap_snap *snap, ext4_group_t g)
 int ext3snap_load_group(struct ext3snap_snap *snap, ext4_group_t g)
 {
 	struct ext3snap_snap *s, *first;
-	struct ext3snap_group *grp;
 	int err;
 
 	while (!group_loaded(snap, g)) {
@@ -153,10 +185,7 @@ int ext3snap_load_group(struct ext3snap_snap *snap, ext4_group_t g)
 		for (s = newer_of(snap); s; s = newer_of(s))
 			if (!group_loaded(s, g))
 				first = s;
-		grp = &first->groups[g];
-		down_write(&grp->lock);
-		err = load_group_locked(first, g);
-		up_write(&grp->lock);
+		err = load_one(first, g);
 		if (err)
 			return err;
 	}
@@ -265,7 +294,7 @@ static bool may_need_save(struct ext3snap_snap *snap, ext4_fsblk_t block)
 		return false;
 	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
 	grp = &snap->groups[g];
-	/* Pairs with the release in load_group_locked(): bits are complete. */
+	/* Pairs with the release in load_one(): bits are complete. */
 	cow = smp_load_acquire(&grp->cow);
 	if (!cow)
 		return true;
@@ -338,6 +367,13 @@ static int save_block(struct ext3snap_snap *snap, ext4_fsblk_t block,
 
 	if (!may_need_save(snap, block))
 		return 0;
+	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
+	/* Before any lock: a load takes none (see load_one()). */
+	err = ext3snap_load_group(snap, g);
+	if (err)
+		return err;
+	if (!may_need_save(snap, block))
+		return 0;
 	page = alloc_page(GFP_NOFS);
 	if (!page)
 		return -ENOMEM;
@@ -368,11 +404,9 @@ static int save_block(struct ext3snap_snap *snap, ext4_fsblk_t block,
 		percpu_counter_sub(&sbi->s_dirtyclusters_counter, 1);
 		goto free;
 	}
-	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
 	grp = &snap->groups[g];
 	down_write(&grp->lock);
-	err = load_group_locked(snap, g);
-	if (err || !test_bit(off, grp->cow) || test_bit(off, grp->saved))
+	if (!test_bit(off, grp->cow) || test_bit(off, grp->saved))
 		goto unlock;
 	if (data)
 		memcpy(page_address(page), data, snap->sb->s_blocksize);
@@ -435,9 +469,13 @@ void ext3snap_hand_back(struct ext3snap_snap *snap, struct ext3snap_snap *old)
 			break;
 		ext4_get_group_no_and_offset(old->sb, index, &g, &off);
 		grp = &old->groups[g];
+		err = ext3snap_load_group(old, g);
+		if (err) {
+			ext3snap_snap_break(old, "cannot take back a copy", err);
+			continue;
+		}
 		down_write(&grp->lock);
-		err = load_group_locked(old, g);
-		if (!err && test_bit(off, grp->cow) &&
+		if (test_bit(off, grp->cow) &&
 		    !test_bit(off, grp->saved)) {
 			err = ext3snap_copy_wait(page);
 			if (!err)
@@ -703,8 +741,8 @@ static unsigned int move_chunk(struct ext3snap_snap *snap, tid_t tid,
 
 	ext4_get_group_no_and_offset(snap->sb, block, &g, &off);
 	grp = &snap->groups[g];
+	err = ext3snap_load_group(snap, g);
 	down_write(&grp->lock);
-	err = load_group_locked(snap, g);
 	for (i = 0; i < count; i++, off++) {
 		if (err || block + i >= snap->blocks ||
 		    !test_bit(off, grp->cow) || test_bit(off, grp->saved)) {
@@ -748,8 +786,10 @@ static void forget_blocks(struct ext3snap_snap *snap, ext4_fsblk_t block,
 			continue;
 		ext4_get_group_no_and_offset(snap->sb, block + i, &g, &off);
 		grp = &snap->groups[g];
+		if (ext3snap_load_group(snap, g))
+			continue;
 		down_write(&grp->lock);
-		if (!load_group_locked(snap, g) && !test_bit(off, grp->saved))
+		if (!test_bit(off, grp->saved))
 			clear_bit(off, grp->cow);
 		up_write(&grp->lock);
 	}

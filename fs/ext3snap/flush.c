@@ -13,6 +13,23 @@
  * The snapshot file is an indirect-mapped file that only this code changes;
  * its tree is walked here directly rather than through ext4_map_blocks(),
  * which cannot map a chosen physical block.
+ *
+ * Lookups in that tree take no lock (not the file's i_data_sem): they run
+ * inside the metadata hook, through a group load (cow.c), so under any
+ * lock a caller of ext4_journal_get_write_access() holds, among them this
+ * file's own i_data_sem while link_block() allocates an indirect block.
+ * That is safe because of how the tree changes:
+ * - link_block() only adds: a new indirect block is zeroed before the
+ *   slot pointing to it is set, with release semantics (read_slot()
+ *   acquires); a copy's block is linked before the copy leaves the store,
+ *   and readers look in the store first;
+ * - blocks are removed only where nobody looks up any more: the trim of a
+ *   deleted layer loads a group before it punches the group's blocks, so
+ *   later loads of that group never walk there, and keeps every block an
+ *   older snapshot reads through it (with the indirect blocks above it);
+ *   a broken snapshot being freed is read by nobody (its readers get
+ *   -EIO); the ring past the image is read by the journal code alone; a
+ *   file being truncated away is no longer in the list.
  */
 #define pr_fmt(fmt) "ext3snap: " fmt
 
@@ -67,7 +84,14 @@ static int block_to_path(struct super_block *sb, ext4_lblk_t lblk,
 	return -EFBIG;
 }
 
-/* Where the snapshot file holds @lblk; 0 for a hole. */
+/* A slot of the tree: see the file comment for why no lock is needed. */
+static ext4_fsblk_t read_slot(__le32 *slot)
+{
+	/* Pairs with the release in set_slot(). */
+	return le32_to_cpu(smp_load_acquire(slot));
+}
+
+/* Where the snapshot file holds @lblk; 0 for a hole. Takes no lock. */
 ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk)
 {
 	struct super_block *sb = inode->i_sb;
@@ -79,10 +103,9 @@ ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk)
 	depth = block_to_path(sb, lblk, offsets);
 	if (depth < 0)
 		return 0;
-	down_read(&EXT4_I(inode)->i_data_sem);
 	slots = EXT4_I(inode)->i_data;
 	for (level = 0; level < depth; level++) {
-		blk = le32_to_cpu(slots[offsets[level]]);
+		blk = read_slot(&slots[offsets[level]]);
 		if (!blk || level == depth - 1)
 			break;
 		brelse(bh);
@@ -93,7 +116,6 @@ ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk)
 		}
 		slots = (__le32 *)bh->b_data;
 	}
-	up_read(&EXT4_I(inode)->i_data_sem);
 	brelse(bh);
 	return blk;
 }
@@ -101,19 +123,18 @@ ext4_fsblk_t ext3snap_map_lookup(struct inode *inode, ext4_lblk_t lblk)
 /*
  * Set the bit of each block of [@first, @first + @count) the snapshot file
  * maps. One leaf of the indirect tree is read per step, so a group costs a
- * few dozen cached reads.
+ * few dozen cached reads. Takes no lock.
  */
 int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
 		       unsigned int count, unsigned long *bitmap)
 {
 	struct super_block *sb = inode->i_sb;
 	unsigned int i = 0, n, j, span;
-	int offsets[4], depth, level, err = 0;
+	int offsets[4], depth, level;
 	struct buffer_head *bh;
 	ext4_fsblk_t blk;
 	__le32 *slots;
 
-	down_read(&EXT4_I(inode)->i_data_sem);
 	while (i < count) {
 		depth = block_to_path(sb, first + i, offsets);
 		if (depth < 0)
@@ -123,28 +144,24 @@ int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
 		slots = EXT4_I(inode)->i_data;
 		bh = NULL;
 		for (level = 0; level < depth - 1; level++) {
-			blk = le32_to_cpu(slots[offsets[level]]);
+			blk = read_slot(&slots[offsets[level]]);
 			brelse(bh);
 			bh = NULL;
 			if (!blk)
 				break;	/* a hole under this slot */
 			bh = sb_bread(sb, blk);
-			if (!bh) {
-				err = -EIO;
-				goto out;
-			}
+			if (!bh)
+				return -EIO;
 			slots = (__le32 *)bh->b_data;
 		}
 		if (level == depth - 1)
 			for (j = 0; j < n; j++)
-				if (slots[offsets[depth - 1] + j])
+				if (read_slot(&slots[offsets[depth - 1] + j]))
 					set_bit(i + j, bitmap);
 		brelse(bh);
 		i += n;
 	}
-out:
-	up_read(&EXT4_I(inode)->i_data_sem);
-	return err;
+	return 0;
 }
 
 /* Point @slot (in @bh, or in the inode when @bh is NULL) at @val. */
@@ -154,14 +171,15 @@ static int set_slot(handle_t *handle, struct inode *inode,
 	int err;
 
 	if (!bh) {
-		*slot = cpu_to_le32(val);
+		/* What @val points to is complete: see read_slot(). */
+		smp_store_release(slot, cpu_to_le32(val));
 		return 0;		/* the caller marks the inode dirty */
 	}
 	err = ext4_journal_get_write_access(handle, inode->i_sb, bh,
 					    EXT4_JTR_NONE);
 	if (err)
 		return err;
-	*slot = cpu_to_le32(val);
+	smp_store_release(slot, cpu_to_le32(val));
 	return ext4_handle_dirty_metadata(handle, inode, bh);
 }
 
@@ -598,7 +616,14 @@ void ext3snap_trim(struct ext3snap_snap *snap, struct ext3snap_snap *older)
 		count = min_t(u64, EXT4_BLOCKS_PER_GROUP(sb),
 			      snap->blocks - first);
 		memset(mapped, 0, sb->s_blocksize);
-		err = ext3snap_map_range(snap->inode, first, count, mapped);
+		/* Loaded before any of it is punched, when an older one may
+		 * read through it: see the file comment.
+		 */
+		if (older)
+			err = ext3snap_load_group(snap, g);
+		if (!err)
+			err = ext3snap_map_range(snap->inode, first, count,
+						 mapped);
 		for (i = 0; i < count && !err; ) {
 			if (!trimmable(snap, older, mapped, first, i)) {
 				i++;

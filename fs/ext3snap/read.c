@@ -239,8 +239,8 @@ static int read_step(struct ext3snap_snap *snap, ext4_fsblk_t block,
 	grp = &snap->groups[g];
 	bitmap_zero(in_file, nr);
 	run_init(&run);
-	/* A caller may hold an older snapshot's lock of the group. */
-	down_read_nested(&grp->lock, SINGLE_DEPTH_NESTING);
+	/* No caller holds another group lock: loads take none (cow.c). */
+	down_read(&grp->lock);
 	/* Pairs with the release in push() (take.c). */
 	*newer = smp_load_acquire(&snap->newer);
 	for_each_set_bit(i, want, nr) {
