@@ -38,6 +38,7 @@
 #include <linux/buffer_head.h>
 #include <linux/delay.h>
 #include <linux/quotaops.h>
+#include <linux/slab.h>
 #include "internal.h"
 
 #define FLUSH_BATCH	64
@@ -396,13 +397,15 @@ static int batch_credits(struct super_block *sb)
 		   EXT4_MAXQUOTAS_TRANS_BLOCKS(sb), max);
 }
 
-/* Write out and link up to FLUSH_BATCH entries; > 0 if more remain. */
-static int flush_batch(struct ext3snap_snap *snap)
+/*
+ * Write out and link up to FLUSH_BATCH entries, using @e (room for that
+ * many); > 0 if more remain.
+ */
+static int flush_batch(struct ext3snap_snap *snap, struct flush_entry *e)
 {
 	struct ext4_sb_info *sbi = EXT4_SB(snap->sb);
 	struct super_block *sb = snap->sb;
 	struct inode *inode = snap->inode;
-	struct flush_entry e[FLUSH_BATCH];
 	ext4_fsblk_t blk, goal = 0, unlinked = 0;
 	struct blk_plug plug;
 	struct flush_io io;
@@ -506,12 +509,21 @@ static int flush_batch(struct ext3snap_snap *snap)
 
 int ext3snap_flush(struct ext3snap_snap *snap)
 {
-	int ret;
+	struct flush_entry *e;
 	unsigned int waits = 0;
+	int ret;
 
+	/* Off the stack: 1.5 KiB, too much for a kernel with KASAN. */
+	e = kmalloc_array(FLUSH_BATCH, sizeof(*e), GFP_NOFS);
+	if (!e) {
+		ext3snap_snap_break(snap, "no memory to write copies out",
+				    -ENOMEM);
+		wake_up_all(&snap->drained);
+		return -ENOMEM;
+	}
 	mutex_lock(&snap->flush_lock);
 	do {
-		ret = flush_batch(snap);
+		ret = flush_batch(snap, e);
 		/* The disk is full: an older snapshot is giving its blocks
 		 * up (ext3snap_make_room()); wait for them, a while. Only
 		 * when none is left does this one break.
@@ -535,6 +547,7 @@ int ext3snap_flush(struct ext3snap_snap *snap)
 	    (!ext3snap_bij_sealed(snap) || snap->bij.ring_left))
 		ret = ext3snap_bij_seal(snap);
 	mutex_unlock(&snap->flush_lock);
+	kfree(e);
 	if (ret < 0) {
 		ext3snap_snap_break(snap, "cannot write copies to the snapshot file",
 				    ret);
