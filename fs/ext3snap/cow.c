@@ -102,6 +102,7 @@ static int saved_bitmap(struct ext3snap_snap *snap, ext4_group_t g,
 
 	xa_for_each_range(&snap->store, index, entry, first, first + count - 1)
 		set_bit(index - first, saved);
+	/* Pairs with the link before the erase (flush.c). */
 	smp_rmb();
 	if (!snap->inode)
 		return 0;

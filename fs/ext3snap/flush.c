@@ -180,6 +180,7 @@ static int set_slot(handle_t *handle, struct inode *inode,
 					    EXT4_JTR_NONE);
 	if (err)
 		return err;
+	/* Pairs with read_slot(): a new child is complete before this. */
 	smp_store_release(slot, cpu_to_le32(val));
 	return ext4_handle_dirty_metadata(handle, inode, bh);
 }
