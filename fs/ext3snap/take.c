@@ -15,9 +15,11 @@
 
 #include <linux/capability.h>
 #include <linux/file.h>
+#include <linux/fsnotify.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/posix_acl.h>
+#include <linux/quotaops.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "internal.h"
@@ -263,15 +265,16 @@ static int publish_credits(struct super_block *sb)
 	       2 * (8 + EXT4_MAXQUOTAS_TRANS_BLOCKS(sb));
 }
 
-/* Make @inode a snapshot file (or, with @on false, an ordinary one). */
+/*
+ * Make @inode a snapshot file (or, with @on false, an ordinary one). The
+ * caller holds its i_rwsem, taken before the handle as ext4 orders them.
+ */
 static int set_snapfile(handle_t *handle, struct inode *inode,
 			struct ext3snap_snap *snap, bool on)
 {
 	struct super_block *sb = inode->i_sb;
 	struct ext4_inode_info *ei = EXT4_I(inode);
-	int err;
 
-	inode_lock(inode);
 	if (on) {
 		ei->i_flags |= EXT3SNAP_SNAPFILE_FL;
 		inode->i_mode = S_IFREG | 0400;
@@ -285,8 +288,43 @@ static int set_snapfile(handle_t *handle, struct inode *inode,
 	}
 	ext4_set_inode_flags(inode, false);
 	inode->i_ctime = current_time(inode);
-	err = ext4_mark_inode_dirty(handle, inode);
-	inode_unlock(inode);
+	return ext4_mark_inode_dirty(handle, inode);
+}
+
+/*
+ * Link and unlink go through ext4 itself rather than vfs_link() and
+ * vfs_unlink(): those take the file's i_rwsem, and here the handle that
+ * makes the change whole is already running, while ext4 takes i_rwsem
+ * before a handle everywhere else (lockdep sees the inversion). ext4's
+ * own handle nests in ours. The caller holds the directory's and the
+ * file's i_rwsem; what the VFS would add for a file nobody else has made
+ * (permission and security checks, leases) does not apply.
+ */
+static int link_snapfile(struct inode *dir, struct inode *inode,
+			 struct dentry *dentry)
+{
+	int err;
+
+	/* An O_TMPFILE may be linked once; ext4 takes it off the orphans. */
+	if (inode->i_nlink || !(inode->i_state & I_LINKABLE))
+		return -ENOENT;
+	err = __ext4_link(dir, inode, dentry);
+	if (!err) {
+		spin_lock(&inode->i_lock);
+		inode->i_state &= ~I_LINKABLE;
+		spin_unlock(&inode->i_lock);
+	}
+	return err;
+}
+
+static int unlink_snapfile(struct inode *dir, struct inode *inode,
+			   struct dentry *dentry)
+{
+	int err;
+
+	err = __ext4_unlink(dir, &dentry->d_name, inode, dentry);
+	if (!err)
+		dont_mount(dentry);
 	return err;
 }
 
@@ -305,10 +343,17 @@ static int publish(struct inode *dir, struct dentry *tmp,
 	handle_t *handle;
 	int err, err2;
 
+	/* Outside the handle, as ext4_link() does: quota may do I/O. */
+	err = dquot_initialize(dir);
+	if (err)
+		return err;
+	inode_lock(inode);
 	handle = ext4_journal_start(dir, EXT4_HT_DIR, publish_credits(sb));
-	if (IS_ERR(handle))
+	if (IS_ERR(handle)) {
+		inode_unlock(inode);
 		return PTR_ERR(handle);
-	err = vfs_link(tmp, &init_user_ns, dir, dentry, NULL);
+	}
+	err = link_snapfile(dir, inode, dentry);
 	if (!err)
 		err = ext3snap_write_xattr(handle, snap, inode,
 					   older ? older->inode->i_ino : 0);
@@ -324,6 +369,9 @@ static int publish(struct inode *dir, struct dentry *tmp,
 	if (!err)
 		ext3snap_bij_arm(snap, handle, inode);
 	err2 = ext4_journal_stop(handle);
+	inode_unlock(inode);
+	if (d_really_is_positive(dentry))
+		fsnotify_link(dir, inode, dentry);
 	return err ? err : err2;
 }
 
@@ -340,9 +388,20 @@ static int unpublish(struct inode *dir, struct dentry *dentry,
 	handle_t *handle;
 	int err, err2;
 
+	/* As vfs_unlink() refuses: something is mounted on the file. */
+	if (d_mountpoint(dentry))
+		return -EBUSY;
+	err = dquot_initialize(dir);
+	if (!err)
+		err = dquot_initialize(inode);
+	if (err)
+		return err;
+	inode_lock(inode);
 	handle = ext4_journal_start(dir, EXT4_HT_DIR, publish_credits(sb));
-	if (IS_ERR(handle))
+	if (IS_ERR(handle)) {
+		inode_unlock(inode);
 		return PTR_ERR(handle);
+	}
 	/*
 	 * With newer snapshots left, the file stays flagged until it is
 	 * freed, so that its data blocks are freed rather than kept for the
@@ -364,8 +423,11 @@ static int unpublish(struct inode *dir, struct dentry *dentry,
 		    inode->i_ino)
 		err = set_super(handle, sb, 0, 0);	/* the only one */
 	if (!err)
-		err = vfs_unlink(&init_user_ns, dir, dentry, NULL);
+		err = unlink_snapfile(dir, inode, dentry);
 	err2 = ext4_journal_stop(handle);
+	inode_unlock(inode);
+	if (!err)
+		d_delete_notify(dir, dentry);
 	return err ? err : err2;
 }
 
