@@ -62,7 +62,7 @@ cut_run() {
 	wait "$pid" || true
 	# Each run checks the files of the cut before, then removes them.
 	tr -d '\r' <"$log" | sed -n 's/^DURABLE //p' >"$work/durable"
-	if tr -d '\r' <"$log" | grep -E 'BUG|WARNING|Oops|general protection|Call Trace|hung task|soft lockup|RCU stall'; then
+	if tr -d '\r' <"$log" | grep -E 'BUG|WARNING|Oops|general protection|Call Trace|hung task|soft lockup|RCU stall|is broken'; then
 		cat "$log"
 		fail "cut $n: the kernel log shows a problem during the workload"
 	fi
