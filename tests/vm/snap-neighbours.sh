@@ -1,7 +1,8 @@
 #!/bin/bash
 # vm-run: --disk a:512M --timeout 900
 # check: long (make check-long; it fails until the images stop showing
-# older snapshot files' freed blocks: see "Known gaps" in testing.md)
+# older snapshot files' blocks, issue 17 item 0: see "Known gaps" in
+# testing.md)
 # A snapshot's image never changes because of what happens to the older
 # snapshots beside it. The newest's image is recorded chunk by chunk right
 # after its take, while the older one still drains its store and writes its
