@@ -30,7 +30,8 @@ refused() {
 
 # The kernel log since the last call to mark_log.
 mark_log() { LOG_MARK=$(dmesg | wc -l); }
-new_log() { dmesg | tail -n +$((LOG_MARK + 1)); }
+# Without a mark, the whole log since boot.
+new_log() { dmesg | tail -n +$((${LOG_MARK:-0} + 1)); }
 
 # The filesystem must be clean: fsck.ext3snap -fn, which checks the
 # snapshot's structures and runs e2fsck -fn (plain e2fsck refuses a
