@@ -175,7 +175,16 @@ static void tidy_worker(struct work_struct *work)
 
 	if (sb_rdonly(sb) || !sb_start_write_trylock(sb))
 		return;
-	mutex_lock(&fs->lock);
+	/*
+	 * Umount and remount cancel this work holding s_umount, which a
+	 * take holding fs->lock waits for (freeze_super()): waiting for
+	 * fs->lock here would close that circle. Busy: try again later.
+	 */
+	if (!mutex_trylock(&fs->lock)) {
+		sb_end_write(sb);
+		queue_delayed_work(system_unbound_wq, &fs->tidy_work, HZ);
+		return;
+	}
 	ext3snap_tidy(fs);
 	mutex_unlock(&fs->lock);
 	sb_end_write(sb);
@@ -207,6 +216,11 @@ int ext3snap_mount(struct super_block *sb)
  * Stop following the snapshots: write out what is pending so the snapshot
  * files are complete on disk, then forget them in memory. The next mount
  * follows them again (load_snapshots()).
+ *
+ * Called holding s_umount, so without fs->lock (a take holds fs->lock
+ * while it freezes, which takes s_umount). Nothing else can use the list:
+ * the filesystem has no open file left, so no take, delete or bind runs,
+ * and the tidy work is cancelled first.
  */
 static void put_all(struct super_block *sb)
 {
@@ -216,17 +230,16 @@ static void put_all(struct super_block *sb)
 	if (!fs)
 		return;
 	cancel_delayed_work_sync(&fs->tidy_work);
-	mutex_lock(&fs->lock);
 	/* Older ones first: linking their blocks saves into the newest. */
 	list_for_each_entry_reverse(snap, &fs->snaps, list)
 		if (snap->inode)
 			ext3snap_flush(snap);
-	snap = ext3snap_active_locked(fs);
+	/* Alone (see above): fs->lock would guard nothing here. */
+	snap = rcu_dereference_protected(fs->active, true);
 	if (snap)
 		ext3snap_deactivate(fs, snap);
 	list_for_each_entry_safe(snap, next, &fs->snaps, list)
 		ext3snap_forget(fs, snap);
-	mutex_unlock(&fs->lock);
 }
 
 void ext3snap_kill_sb(struct super_block *sb)
@@ -243,6 +256,11 @@ void ext3snap_kill_sb(struct super_block *sb)
  * Read-only from now on: write out what is pending while handles can
  * still be started. The snapshot stays followed (ssdev may be reading it),
  * so a later read-write remount goes on saving into it.
+ *
+ * Called holding s_umount, so without fs->lock (see put_all()). The VFS
+ * remounts read-only only when no mount of the filesystem has a writer,
+ * and takes and deletes hold write access throughout, so none runs; a
+ * bind only reads the list. The tidy work is cancelled first.
  */
 void ext3snap_remount_ro(struct super_block *sb)
 {
@@ -251,12 +269,11 @@ void ext3snap_remount_ro(struct super_block *sb)
 
 	if (!fs)
 		return;
-	mutex_lock(&fs->lock);
+	cancel_delayed_work_sync(&fs->tidy_work);
 	/* Older ones first: linking their blocks saves into the newest. */
 	list_for_each_entry_reverse(snap, &fs->snaps, list)
 		if (snap->inode)
 			ext3snap_flush(snap);	/* breaks it on failure */
-	mutex_unlock(&fs->lock);
 }
 
 void ext3snap_umount(struct super_block *sb)
