@@ -41,13 +41,14 @@ sed -n '/^==MANIFEST==/,/^==END==/p' "$work/setup.log" | tr -d '\r' |
 
 # One run: check the previous cut, start the workload, cut the power.
 cut_run() {
-	local n=$1 log=$work/cut$1.log delay pid i
+	local n=$1 log=$work/cut$1.log delay pid
 	"$top/scripts/vm-run" --disk "a:$img" --disk "b:$imgb" --cache none --timeout 400 -- \
 		"$guest" cut "$n" "$work/ref.manifest" "$work/durable" "$refsha" \
 		>"$log" 2>&1 &
 	pid=$!
-	for i in $(seq 600); do
-		grep -q '^==WORKLOAD==' "$log" 2>/dev/null && break
+	# However long the recovery takes (a loaded host, the debug
+	# kernel): vm-run's --timeout bounds it.
+	while ! grep -q '^==WORKLOAD==' "$log" 2>/dev/null; do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done
