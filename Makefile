@@ -178,7 +178,7 @@ $(B)/tests/logreplay: tests/tools/logreplay.c $(LOGW)
 check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/logreplay $(SRC_STAMP)
 	$(TOP)/scripts/run-tests $(if $(TESTS),--only "$(TESTS)")
 
-# The crash test with 200 power cuts instead of 8 (about 2 hours).
+# The crash test with 200 power cuts instead of 6 (about 2 hours).
 check-long: all $(SRC_STAMP)
 	POWERCUT_CUTS=200 RECOVER_CUTS=20 RECOVER_FSCK=1 \
 		$(TOP)/scripts/run-tests --long \

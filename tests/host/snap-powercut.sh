@@ -10,11 +10,11 @@
 # deletes a snapshot in a loop: after a cut it holds a whole snapshot or
 # none, never a half-made one.
 #
-# POWERCUT_CUTS (default 8) sets the number of cuts; make check-long runs
+# POWERCUT_CUTS (default 6) sets the number of cuts; make check-long runs
 # 200. POWERCUT_SEED makes the cut moments reproducible.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cuts=${POWERCUT_CUTS:-8}
+cuts=${POWERCUT_CUTS:-6}
 seed=${POWERCUT_SEED:-$$}
 work=$top/build/tmp/powercut
 guest=$top/tests/tools/powercut-guest
