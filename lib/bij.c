@@ -157,11 +157,13 @@ int e3s_bij_read_header(ext2_filsys fs, ext2_ino_t ino,
 		snprintf(msg, E3S_MSG_LEN,
 			 "snapshot inode %u: journal header has length %u and tail %u",
 			 ino, h->len, h->tail_pos);
-	else if (size != (image + h->len) * BS)
+	else if (size != (image + h->len + e3s_exclude_len(fs, h)) * BS)
 		snprintf(msg, E3S_MSG_LEN,
-			 "snapshot inode %u: size %llu, expected %llu (image and journal)",
+			 "snapshot inode %u: size %llu, expected %llu (image, journal%s)",
 			 ino, (unsigned long long)size,
-			 (unsigned long long)(image + h->len) * BS);
+			 (unsigned long long)(image + h->len +
+					      e3s_exclude_len(fs, h)) * BS,
+			 e3s_exclude_len(fs, h) ? " and exclude map" : "");
 	else
 		ret = 0;
 out:
@@ -190,6 +192,11 @@ int e3s_bij_write_header(ext2_filsys fs, ext2_ino_t ino,
 			 "cannot write the journal header of snapshot inode %u: %s",
 			 ino, error_message(err));
 	return err ? -1 : 0;
+}
+
+__u64 e3s_exclude_len(ext2_filsys fs, const struct e3s_bij_hdr *h)
+{
+	return h->flags & EXT3SNAP_BIJ_EXCLUDE ? fs->group_desc_count : 0;
 }
 
 int e3s_bij_mark_broken(ext2_filsys fs, ext2_ino_t ino, char *msg)

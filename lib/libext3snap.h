@@ -91,7 +91,7 @@ const char *e3s_state_name(unsigned int state);
  */
 struct e3s_bij_hdr {
 	__u32 snap_id;
-	__u32 flags;		/* EXT3SNAP_BIJ_BROKEN */
+	__u32 flags;		/* EXT3SNAP_BIJ_* */
 	__u64 image_blocks;	/* I: the journal starts at logical block I */
 	__u32 len;		/* L: blocks, header included */
 	__u32 tail_pos;		/* ring position 1 .. L-1 */
@@ -110,10 +110,16 @@ void e3s_bij_encode_header(const struct e3s_bij_hdr *h, void *block);
 /*
  * Read the BIJ header of snapshot inode INO and check it: magic, version,
  * checksum, image size = s_blocks_count, a sane length and tail, i_size =
- * (image + length) blocks. 0, or -1 with what is wrong in MSG.
+ * (image + length + exclude map) blocks. 0, or -1 with what is wrong in MSG.
  */
 int e3s_bij_read_header(ext2_filsys fs, ext2_ino_t ino,
 			struct e3s_bij_hdr *h, char *msg);
+
+/*
+ * Blocks of the exclude map that follows the journal (one per group; 0
+ * without EXT3SNAP_BIJ_EXCLUDE): see the format document.
+ */
+__u64 e3s_exclude_len(ext2_filsys fs, const struct e3s_bij_hdr *h);
 
 /* Write header H (its checksum computed). 0, or -1 with MSG. */
 int e3s_bij_write_header(ext2_filsys fs, ext2_ino_t ino,

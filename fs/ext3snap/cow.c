@@ -136,6 +136,9 @@ again:
 	err = cow && saved ? 0 : -ENOMEM;
 	if (!err)
 		err = snapshot_bitmap(snap, newer, g, cow);
+	/* Older snapshot files' data: as if free at the instant. */
+	if (!err)
+		err = ext3snap_exclude_apply(snap, g, cow);
 	if (!err)
 		err = saved_bitmap(snap, g, saved);
 	if (!err) {
@@ -201,6 +204,7 @@ void ext3snap_free_groups(struct ext3snap_snap *snap)
 		kfree(snap->groups[g].cow);
 		kfree(snap->groups[g].saved);
 	}
+	ext3snap_exclude_free(snap);
 	kvfree(snap->groups);
 }
 
@@ -252,21 +256,6 @@ void ext3snap_drop_store(struct ext3snap_snap *snap)
 	xa_destroy(&snap->store);
 	atomic_long_set(&snap->pending_moves, 0);
 	wake_up_all(&snap->drained);
-}
-
-/* Synchronous single-block I/O straight to the device, no page cache. */
-int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
-		    struct page *page, unsigned int offset)
-{
-	struct bio *bio;
-	int err;
-
-	bio = bio_alloc(sb->s_bdev, 1, op, GFP_NOFS);
-	bio->bi_iter.bi_sector = block << (sb->s_blocksize_bits - 9);
-	__bio_add_page(bio, page, sb->s_blocksize, offset);
-	err = submit_bio_wait(bio);
-	bio_put(bio);
-	return err;
 }
 
 /* A new entry, for the journal writer to pick up (see internal.h). */
@@ -769,33 +758,6 @@ static unsigned int move_chunk(struct ext3snap_snap *snap, tid_t tid,
 
 #define MOVE_CHUNK	BITS_PER_LONG
 
-/*
- * Data blocks of a snapshot file being freed: images show snapshot files
- * without their contents, so these are not kept. The active snapshot
- * forgets them, so that the origin reusing one does not copy it.
- */
-static void forget_blocks(struct ext3snap_snap *snap, ext4_fsblk_t block,
-			  unsigned long count)
-{
-	struct ext3snap_group *grp;
-	ext4_grpblk_t off;
-	ext4_group_t g;
-	unsigned long i;
-
-	for (i = 0; i < count; i++) {
-		if (!may_need_save(snap, block + i))
-			continue;
-		ext4_get_group_no_and_offset(snap->sb, block + i, &g, &off);
-		grp = &snap->groups[g];
-		if (ext3snap_load_group(snap, g))
-			continue;
-		down_write(&grp->lock);
-		if (!test_bit(off, grp->saved))
-			clear_bit(off, grp->cow);
-		up_write(&grp->lock);
-	}
-}
-
 /* Has the store an unjournaled entry in [@block, @block + @count)? */
 static bool unjournaled(struct ext3snap_snap *snap, ext4_fsblk_t block,
 			unsigned long count)
@@ -825,11 +787,6 @@ bool ext3snap_free_blocks(handle_t *handle, struct inode *inode, u64 block,
 	snap = active(fs);
 	if (!snap || inode == READ_ONCE(snap->inode))
 		goto out;
-	if (ext3snap_is_snapfile(inode) &&
-	    !(flags & EXT4_FREE_BLOCKS_METADATA)) {
-		forget_blocks(snap, block, count);
-		goto out;
-	}
 	for (i = 0; i < count; i++)
 		if (may_need_save(snap, block + i))
 			break;

@@ -165,6 +165,66 @@ int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
 	return 0;
 }
 
+/* Visit the data blocks under @blk, an indirect block @depth levels up. */
+static int walk_tree(struct super_block *sb, ext4_fsblk_t blk, int depth,
+		     ext4_lblk_t lblk, ext3snap_walk_fn fn, void *arg)
+{
+	unsigned int i, per = EXT4_ADDR_PER_BLOCK(sb);
+	unsigned int bits = EXT4_ADDR_PER_BLOCK_BITS(sb);
+	struct buffer_head *bh;
+	ext4_fsblk_t child;
+	__le32 *slots;
+	int err = 0;
+
+	bh = sb_bread(sb, blk);
+	if (!bh)
+		return -EIO;
+	slots = (__le32 *)bh->b_data;
+	for (i = 0; i < per && !err; i++) {
+		child = read_slot(&slots[i]);
+		if (!child)
+			continue;
+		if (depth == 1)
+			err = fn(arg, lblk + i, child);
+		else
+			err = walk_tree(sb, child, depth - 1,
+					lblk + ((ext4_lblk_t)i << (bits * (depth - 1))),
+					fn, arg);
+	}
+	brelse(bh);
+	cond_resched();
+	return err;
+}
+
+/*
+ * Call @fn for every data block of snapshot file @inode (logical, then
+ * physical), skipping holes whole; indirect blocks are not visited. Takes
+ * no lock: the caller keeps the file from shrinking (its flush_lock).
+ */
+int ext3snap_map_walk(struct inode *inode, ext3snap_walk_fn fn, void *arg)
+{
+	struct super_block *sb = inode->i_sb;
+	__le32 *data = EXT4_I(inode)->i_data;
+	unsigned int bits = EXT4_ADDR_PER_BLOCK_BITS(sb);
+	ext4_lblk_t lblk = EXT4_NDIR_BLOCKS;
+	ext4_fsblk_t blk;
+	int i, err = 0;
+
+	for (i = 0; i < EXT4_NDIR_BLOCKS && !err; i++) {
+		blk = read_slot(&data[i]);
+		if (blk)
+			err = fn(arg, i, blk);
+	}
+	/* Then the single, double and triple indirect trees, in turn. */
+	for (i = 1; i <= 3 && !err; i++) {
+		blk = read_slot(&data[EXT4_IND_BLOCK + i - 1]);
+		if (blk)
+			err = walk_tree(sb, blk, i, lblk, fn, arg);
+		lblk += (ext4_lblk_t)1 << (bits * i);
+	}
+	return err;
+}
+
 /* Point @slot (in @bh, or in the inode when @bh is NULL) at @val. */
 static int set_slot(handle_t *handle, struct inode *inode,
 		    struct buffer_head *bh, __le32 *slot, ext4_fsblk_t val)

@@ -32,6 +32,8 @@ struct ext3snap_group {
 	struct rw_semaphore lock;
 	unsigned long *cow;
 	unsigned long *saved;
+	/* Taken since the mount: blocks the image leaves out (exclude.c). */
+	unsigned long *exclude;
 };
 
 /*
@@ -114,6 +116,7 @@ struct ext3snap_snap {
 	bool deleted;			/* EXT3SNAP_X_DELETING: kept as a layer */
 	bool undone;			/* its take failed after the instant */
 	bool legacy;			/* its file has no list entry yet */
+	bool exclude_in_memory;		/* groups' @exclude is its map */
 	struct list_head list;		/* in fs->snaps, under fs->lock */
 	/* The next newer snapshot: set once, at its instant (a reference). */
 	struct ext3snap_snap *newer;
@@ -190,6 +193,10 @@ static inline bool ext3snap_is_snapfile(struct inode *inode)
 	return EXT4_I(inode)->i_flags & EXT3SNAP_SNAPFILE_FL;
 }
 
+/* blockio.c */
+int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
+		    struct page *page, unsigned int offset);
+
 /* snap.c */
 struct ext3snap_snap *ext3snap_snap_alloc(struct super_block *sb, u32 id);
 void ext3snap_snap_put(struct ext3snap_snap *snap);
@@ -213,8 +220,6 @@ int ext3snap_copy_wait(struct page *copy);
 void ext3snap_free_groups(struct ext3snap_snap *snap);
 void ext3snap_drop_store(struct ext3snap_snap *snap);
 void ext3snap_forgive(struct ext3snap_snap *snap);
-int ext3snap_bio_rw(struct super_block *sb, blk_opf_t op, ext4_fsblk_t block,
-		    struct page *page, unsigned int offset);
 bool ext3snap_needs(struct ext3snap_snap *snap, ext4_fsblk_t block);
 void ext3snap_hand_back(struct ext3snap_snap *snap, struct ext3snap_snap *old);
 
@@ -250,6 +255,20 @@ int ext3snap_punch(struct inode *inode, ext4_lblk_t first, ext4_lblk_t end);
 void ext3snap_trim(struct ext3snap_snap *snap, struct ext3snap_snap *older);
 int ext3snap_map_range(struct inode *inode, ext4_lblk_t first,
 		       unsigned int count, unsigned long *bitmap);
+typedef int (*ext3snap_walk_fn)(void *arg, ext4_lblk_t lblk,
+				ext4_fsblk_t pblk);
+int ext3snap_map_walk(struct inode *inode, ext3snap_walk_fn fn, void *arg);
+
+/* exclude.c */
+ext4_lblk_t ext3snap_exclude_len(struct ext3snap_snap *snap);
+int ext3snap_exclude_collect(struct ext3snap_fs *fs,
+			     struct ext3snap_snap *snap);
+int ext3snap_exclude_moves(struct ext3snap_snap *snap,
+			   struct ext3snap_snap *old);
+int ext3snap_exclude_write(struct ext3snap_snap *snap, struct inode *inode);
+int ext3snap_exclude_apply(struct ext3snap_snap *snap, ext4_group_t g,
+			   unsigned long *cow);
+void ext3snap_exclude_free(struct ext3snap_snap *snap);
 
 /* take.c */
 int ext3snap_find_journal(struct ext3snap_snap *snap);

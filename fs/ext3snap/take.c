@@ -186,7 +186,10 @@ static int instant(struct ext3snap_fs *fs, struct ext3snap_snap *snap,
 	}
 	push(fs, snap, old);
 	/* Written by ext4 and jbd2 without a hook: save them now. */
-	err = ext3snap_save(snap, sbi->s_sbh->b_blocknr, sbi->s_sbh->b_data);
+	err = ext3snap_exclude_moves(snap, old);
+	if (!err)
+		err = ext3snap_save(snap, sbi->s_sbh->b_blocknr,
+				    sbi->s_sbh->b_data);
 	if (!err)
 		err = ext3snap_save(snap, jsb->b_blocknr, jsb->b_data);
 	if (err)
@@ -280,7 +283,8 @@ static int set_snapfile(handle_t *handle, struct inode *inode,
 		inode->i_mode = S_IFREG | 0400;
 		inode->i_uid = GLOBAL_ROOT_UID;
 		inode->i_gid = GLOBAL_ROOT_GID;
-		i_size_write(inode, (loff_t)(snap->blocks + snap->bij.len) <<
+		i_size_write(inode, (loff_t)(snap->blocks + snap->bij.len +
+					     ext3snap_exclude_len(snap)) <<
 			     sb->s_blocksize_bits);
 		ei->i_disksize = inode->i_size;
 	} else {
@@ -465,6 +469,8 @@ static int create_file(struct file *dirf, const char *name,
 	if (!err)
 		err = ext4_inode_attach_jinode(inode);
 	if (!err)
+		err = ext3snap_exclude_write(snap, inode);
+	if (!err)
 		err = ext3snap_bij_create(snap, inode);
 	if (err)
 		goto out;
@@ -562,6 +568,8 @@ long ext3snap_take(struct file *dirf, void __user *arg)
 	snap->parent_gen = dir->i_generation;
 	old = ext3snap_active_locked(fs);
 	err = ext3snap_find_journal(snap);
+	if (!err)
+		err = ext3snap_exclude_collect(fs, snap);
 	if (!err)
 		err = instant(fs, snap, &req.frozen_ns);
 	if (err) {

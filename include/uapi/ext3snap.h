@@ -143,6 +143,9 @@ struct ext3snap_xattr {
 #define EXT3SNAP_BIJ_SEALED	0x2		/* h_flags: no records ever again;
 						   the ring past the header is
 						   (being) freed */
+#define EXT3SNAP_BIJ_EXCLUDE	0x4		/* h_flags: an exclude map, one
+						   block per group, follows
+						   the ring */
 
 struct ext3snap_bij_header {
 	__le32	h_magic;
