@@ -4,7 +4,8 @@
  *
  * Block B of the snapshot is, in this order:
  * - zeroes if B was free at the instant (so the image is stable: free
- *   space the origin reuses does not show through);
+ *   space the origin reuses does not show through), or was a data block
+ *   of a snapshot file then (exclude.c: the group's bitmap says free);
  * - the saved copy if B was saved: from the store, or from the snapshot
  *   file (a moved block is its own origin block);
  * - zeroes for the journal's blocks, which jbd2 rewrites without hooks

@@ -407,9 +407,9 @@ static int unpublish(struct inode *dir, struct dentry *dentry,
 		return PTR_ERR(handle);
 	}
 	/*
-	 * With newer snapshots left, the file stays flagged until it is
-	 * freed, so that its data blocks are freed rather than kept for the
-	 * newest (cow.c); only the unlink is let through.
+	 * With newer snapshots left, the file stays a snapshot file until
+	 * it is freed (the hooks copy nothing of it; the newest's exclude
+	 * map lets its data blocks go); only the unlink is let through.
 	 */
 	if (newer)
 		inode_set_flags(inode, 0, S_IMMUTABLE);
