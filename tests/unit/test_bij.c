@@ -144,6 +144,29 @@ START_TEST(header_size_mismatch_is_refused)
 }
 END_TEST
 
+/* An exclude map adds one block per group to the file's size. */
+START_TEST(header_exclude_map_counts_in_size)
+{
+	struct e3s_bij_hdr h = header();
+	struct ext2_inode inode;
+	char msg[E3S_MSG_LEN] = "";
+	__u64 image = ext2fs_blocks_count(fs->super);
+
+	h.flags |= EXT3SNAP_BIJ_EXCLUDE;
+	ck_assert_int_eq(e3s_bij_write_header(fs, ino, &h, msg), 0);
+	ck_assert_uint_eq(e3s_exclude_len(fs, &h), fs->group_desc_count);
+	/* The size of a file without the map: refused, and said why. */
+	ck_assert_int_eq(e3s_bij_read_header(fs, ino, &h, msg), -1);
+	ck_assert_msg(strstr(msg, "exclude map"), "message was: %s", msg);
+	ck_assert_int_eq(ext2fs_read_inode(fs, ino, &inode), 0);
+	ck_assert_int_eq(ext2fs_inode_size_set(fs, &inode,
+		(image + LEN + fs->group_desc_count) * BS), 0);
+	ck_assert_int_eq(ext2fs_write_inode(fs, ino, &inode), 0);
+	ck_assert_msg(e3s_bij_read_header(fs, ino, &h, msg) == 0, "%s", msg);
+	ck_assert_uint_eq(h.flags & EXT3SNAP_BIJ_EXCLUDE, EXT3SNAP_BIJ_EXCLUDE);
+}
+END_TEST
+
 START_TEST(copies_land_at_their_block)
 {
 	struct craft_entry e[] = { copy(300, blk_b), copy(7000, blk_a) };
@@ -494,6 +517,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, header_is_valid_and_checked);
 	tcase_add_test(tc, header_size_mismatch_is_refused);
+	tcase_add_test(tc, header_exclude_map_counts_in_size);
 	tcase_add_test(tc, copies_land_at_their_block);
 	tcase_add_test(tc, moves_map_only_committed_tids);
 	tcase_add_test(tc, indirect_blocks_never_take_a_moved_block);
