@@ -148,9 +148,10 @@ $(BIN)/ssdevconfig: ssdev/ssdevconfig.c
 $(BIN)/fsck.ext3snap: fsck/fsck.ext3snap.c
 
 # Preloaded into the e2fsck fsck.ext3snap runs (see fsck/e2fsck-shim.c).
-$(LIBDIR)/ext3snap-e2fsck-shim.so: fsck/e2fsck-shim.c $(wildcard include/uapi/*.h)
+# It carries copy-before-write (lib/cow.c, on lib/bij.c's checksums).
+$(LIBDIR)/ext3snap-e2fsck-shim.so: fsck/e2fsck-shim.c lib/cow.c lib/bij.c lib/libext3snap.h $(wildcard include/uapi/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) -ldl $(E2FS_LIBS)
 
 tools: $(TOOLS)
 

@@ -17,6 +17,12 @@
  * with ext3snap-e2fsck-shim.so preloaded (e2fsck-shim.c), which hides the
  * flag in what e2fsck reads of the superblock and puts it back in what it
  * writes. The disk keeps the flag throughout, and -n writes nothing.
+ *
+ * Whatever it and e2fsck write must not change the newest snapshot's
+ * image: right after journal recovery, every later write is put through
+ * copy-before-write (lib/cow.c): ours through an io_manager, e2fsck's
+ * through the shim. Blocks e2fsck frees that the snapshot still needs
+ * (an orphan's) are moved to it afterwards, as the kernel does.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -39,6 +45,15 @@
 
 #define SHIM_NAME	"ext3snap-e2fsck-shim.so"
 #define PROG		"fsck.ext3snap"
+
+/*
+ * Copy-before-write for the newest snapshot (NULL: nothing to protect,
+ * or -n). One per run: the io_manager and the shim work on it.
+ */
+static struct e3s_cow *cow;
+static ext2_ino_t cow_ino;	/* that snapshot's inode */
+static __u32 cow_id;		/* and id */
+static __u32 cow_first;		/* the first uncommitted jbd2 tid */
 
 struct opts {
 	int mode;		/* 'n', 'y', 'p' (-p, -a), or 0: ask */
@@ -206,6 +221,14 @@ static int run_e2fsck(char **args, const char *dev, int shim)
 			setenv("LD_PRELOAD", preload, 1);
 			setenv("FSCK_EXT3SNAP_SHIM_DEVICE", dev, 1);
 		}
+		if (shim && cow) {
+			char fd[16];
+
+			snprintf(fd, sizeof(fd), "%d", e3s_cow_fd(cow));
+			setenv("FSCK_EXT3SNAP_COW_FD", fd, 1);
+			/* Zeroes written, not a zero-out the shim refuses. */
+			setenv("UNIX_IO_NOZEROOUT", "1", 1);
+		}
 		execvp("e2fsck", args);
 		fprintf(stderr, PROG ": cannot run e2fsck: %s (install e2fsprogs)\n",
 			strerror(errno));
@@ -235,7 +258,7 @@ static errcode_t open_fs(const char *dev, int rw, ext2_filsys *fs)
 	 */
 	err = ext2fs_open(dev, EXT2_FLAG_64BITS |
 			  (rw ? EXT2_FLAG_RW | EXT2_FLAG_FORCE : 0),
-			  0, 0, unix_io_manager, fs);
+			  0, 0, rw ? e3s_cow_io_manager : unix_io_manager, fs);
 	if (err)
 		fprintf(stderr, PROG ": %s: cannot open: %s\n", dev,
 			error_message(err));
@@ -685,6 +708,174 @@ out:
 	return rc;
 }
 
+/*
+ * Set up copy-before-write for the newest snapshot, before anything but
+ * journal recovery (whose writes the kernel's journal ordering made safe)
+ * has written. Not in -n. A snapshot whose header cannot be read is left
+ * to check_member, which says it cannot be trusted. 0 or FSCK_ERROR.
+ */
+static int protect_newest(const struct opts *o, __u32 first)
+{
+	char msg[E3S_MSG_LEN];
+	struct ext2_inode inode;
+	struct e3s_bij_hdr h;
+	ext2_filsys fs;
+	ext2_ino_t ino;
+	int rc = 0;
+
+	if (o->mode == 'n')
+		return 0;
+	if (open_fs(o->dev, 0, &fs))
+		return FSCK_ERROR;
+	ino = fs->super->s_snapshot_inum;
+	if (ino && !ext2fs_read_bitmaps(fs) &&
+	    !e3s_snap_inode_check(fs, ino, &inode, msg) &&
+	    !e3s_bij_read_header(fs, ino, &h, msg)) {
+		if (e3s_cow_setup(fs, ino, first, 0, &cow, msg)) {
+			fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+			rc = FSCK_ERROR;
+		}
+		cow_ino = ino;
+		cow_id = h.snap_id;
+		cow_first = first;
+	}
+	ext2fs_close_free(&fs);
+	e3s_cow_io_use(cow);
+	return rc;
+}
+
+/*
+ * Link into the newest snapshot what copy-before-write journaled: write
+ * back what libext2fs holds in memory (which may journal more), replay
+ * the journal, until nothing is left. FS open read-write. 0 or
+ * FSCK_ERROR.
+ */
+static int settle(const struct opts *o, ext2_filsys fs)
+{
+	struct e3s_bij_result r;
+	char msg[E3S_MSG_LEN];
+	errcode_t err;
+	int i;
+
+	/* Each block is saved once: a few rounds, bounded anyway. */
+	for (i = 0; cow && i < 100; i++) {
+		err = ext2fs_flush(fs);
+		if (err) {
+			fprintf(stderr, PROG ": %s: cannot write the changes: %s\n",
+				o->dev, error_message(err));
+			return FSCK_ERROR;
+		}
+		if (!e3s_cow_pending(cow))
+			return 0;
+		if (e3s_bij_replay(fs, cow_ino, cow_first, 0, &r, msg)) {
+			fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+			return FSCK_ERROR;
+		}
+		e3s_cow_linked(cow, r.end_pos);
+	}
+	if (!cow)
+		return 0;
+	fprintf(stderr, PROG ": %s: the newest snapshot's journal does not settle after %d replays; report a bug\n",
+		o->dev, i);
+	return FSCK_ERROR;
+}
+
+/*
+ * Blocks the newest snapshot still reads from the origin that are free
+ * now: e2fsck freed them (an orphan's, a cleared inode's) without moving
+ * them to the snapshot as the kernel does. Nothing wrote them since (the
+ * shim saves a block before any write), so they move to it now: all
+ * marked in use first, so that mapping them allocates none of them as an
+ * indirect block. The number moved, or -1 (said why).
+ */
+static long long keep_freed(const struct opts *o, ext2_filsys fs)
+{
+	__u64 b, end = ext2fs_blocks_count(fs->super), *list = NULL, *bigger;
+	size_t n = 0, cap = 0, i;
+	struct ext2_inode inode;
+	errcode_t err;
+
+	err = ext2fs_read_bitmaps(fs);
+	for (b = fs->super->s_first_data_block; !err && b < end; b++) {
+		if (!e3s_cow_needs(cow, b) ||
+		    ext2fs_test_block_bitmap2(fs->block_map, b))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			bigger = realloc(list, cap * sizeof(*list));
+			if (!bigger) {
+				err = EXT2_ET_NO_MEMORY;
+				break;
+			}
+			list = bigger;
+		}
+		list[n++] = b;
+		/* In use from now on: no allocation below may take it. */
+		ext2fs_block_alloc_stats2(fs, b, +1);
+	}
+	if (!err && n)
+		err = ext2fs_read_inode(fs, cow_ino, &inode);
+	for (i = 0; !err && i < n; i++) {
+		err = e3s_snap_map(fs, cow_ino, &inode, list[i], list[i]);
+		e3s_cow_forget(cow, list[i]);
+	}
+	if (!err && n)
+		err = ext2fs_write_inode(fs, cow_ino, &inode);
+	free(list);
+	if (err) {
+		fprintf(stderr, PROG ": %s: cannot keep the blocks e2fsck freed for the newest snapshot: %s\n",
+			o->dev, error_message(err));
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * After e2fsck: keep what it freed for the newest snapshot, link what the
+ * shim journaled, and say what was done. Returns e2fsck-style bits.
+ */
+static int after_e2fsck(const struct opts *o)
+{
+	const char *why;
+	ext2_filsys fs;
+	long long moved;
+	int rc = 0;
+
+	if (!cow)
+		return 0;
+	if (open_fs(o->dev, 1, &fs))
+		return FSCK_ERROR;
+	fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
+	moved = e3s_cow_broken(cow, &why) ? 0 : keep_freed(o, fs);
+	if (moved < 0)
+		rc = FSCK_ERROR;
+	else
+		rc = settle(o, fs);
+	if (ext2fs_close_free(&fs)) {
+		fprintf(stderr, PROG ": %s: cannot write the changes\n",
+			o->dev);
+		rc |= FSCK_ERROR;
+	}
+	/*
+	 * Bookkeeping, not repairs: no exit bit for them (e2fsck counted
+	 * what it fixed), and quiet with -p.
+	 */
+	if (moved > 0 && o->mode != 'p')
+		printf("%s: %s: kept %lld blocks e2fsck freed, which it still needs\n",
+		       o->dev, snap_name(cow_id, cow_ino), moved);
+	if (e3s_cow_saved(cow) && o->mode != 'p')
+		printf("%s: %s: saved %llu blocks before they were changed\n",
+		       o->dev, snap_name(cow_id, cow_ino),
+		       (unsigned long long)e3s_cow_saved(cow));
+	if (e3s_cow_broken(cow, &why)) {
+		printf("%s: %s is broken: %s; the repairs could not keep it exact\n",
+		       o->dev, snap_name(cow_id, cow_ino), why);
+		say_delete(o, cow_id, cow_ino);
+		rc |= FSCK_UNFIXED;
+	}
+	return rc;
+}
+
 /* The checks before e2fsck's: journal recovery, the chain, the BIJs. */
 static int snapshot_pass(const struct opts *o)
 {
@@ -707,11 +898,16 @@ static int snapshot_pass(const struct opts *o)
 	rc = recover_journal(o, 1, &first, &unknown);
 	if (rc & FSCK_ERROR)
 		return rc;
+	rc |= protect_newest(o, first);
+	if (rc & FSCK_ERROR)
+		return rc;
 	if (open_fs(o->dev, o->mode != 'n', &fs))
 		return FSCK_ERROR;
 	/* Like the kernel and e2fsck: backups are e2fsck's business. */
 	fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
 	rc |= check_snapshots(o, fs, first, unknown);
+	if (!(rc & FSCK_ERROR))
+		rc |= settle(o, fs);
 	err = ext2fs_close_free(&fs);
 	if (err) {
 		fprintf(stderr, PROG ": %s: cannot write the changes: %s\n",
@@ -883,5 +1079,9 @@ int main(int argc, char **argv)
 		return rc | FSCK_ERROR;
 	snap = has_flag(fs);
 	ext2fs_close_free(&fs);
-	return rc | run_e2fsck(o.args, o.dev, snap);
+	rc |= run_e2fsck(o.args, o.dev, snap);
+	if (!(rc & (FSCK_ERROR | FSCK_USAGE)))
+		rc |= after_e2fsck(&o);
+	e3s_cow_free(cow);
+	return rc;
 }

@@ -221,6 +221,8 @@ struct scan {
 	char *desc;		/* the descriptor being looked at */
 	char *data;		/* its data blocks, d_nblocks of them */
 	char why[E3S_MSG_LEN];	/* why a record is damaged */
+	e3s_bij_entry_fn fn;	/* e3s_bij_walk: told every entry */
+	void *arg;
 };
 
 /*
@@ -319,16 +321,21 @@ static enum rec_state read_record(struct scan *s, __u32 pos, __u64 seq,
 	return REC_VALID;
 }
 
-/* Map logical block LBLK of the snapshot file to PBLK (counting it). */
-static errcode_t map_block(struct scan *s, blk64_t lblk, blk64_t pblk)
+errcode_t e3s_snap_map(ext2_filsys fs, ext2_ino_t ino,
+		       struct ext2_inode *inode, blk64_t lblk, blk64_t pblk)
 {
 	errcode_t err;
 
-	err = ext2fs_bmap2(s->fs, s->ino, &s->inode, NULL,
-			   BMAP_SET | BMAP_ALLOC, lblk, NULL, &pblk);
+	err = ext2fs_bmap2(fs, ino, inode, NULL, BMAP_SET | BMAP_ALLOC, lblk,
+			   NULL, &pblk);
 	if (!err)
-		err = ext2fs_iblk_add_blocks(s->fs, &s->inode, 1);
+		err = ext2fs_iblk_add_blocks(fs, inode, 1);
 	return err;
+}
+
+static errcode_t map_block(struct scan *s, blk64_t lblk, blk64_t pblk)
+{
+	return e3s_snap_map(s->fs, s->ino, &s->inode, lblk, pblk);
 }
 
 /* Internal: only mark the blocks of committed moves in use. */
@@ -353,9 +360,15 @@ static errcode_t apply_record(struct scan *s, __u32 first_uncommitted,
 		__u32 len = ext2fs_le32_to_cpu(e->e_len);
 		__u32 tid = ext2fs_le32_to_cpu(e->e_tid);
 
+		int committed = !(flags & E3S_BIJ_TID_UNKNOWN) &&
+				e3s_tid_before(tid, first_uncommitted);
+
 		if (ext2fs_le16_to_cpu(e->e_kind) == EXT3SNAP_BIJ_COPY) {
 			char *data = s->data + (size_t)copies++ * BS;
 
+			if (s->fn && s->fn(s->arg, EXT3SNAP_BIJ_COPY, blk, 1, 1,
+					   data))
+				return EXT2_ET_CANCEL_REQUESTED;
 			if (flags & RESERVE)
 				continue;
 			r->copies++;
@@ -379,9 +392,11 @@ static errcode_t apply_record(struct scan *s, __u32 first_uncommitted,
 				return err;
 			continue;
 		}
+		if (s->fn && s->fn(s->arg, EXT3SNAP_BIJ_MOVE, blk, len,
+				   committed, NULL))
+			return EXT2_ET_CANCEL_REQUESTED;
 		r->moved += len;
-		if ((flags & E3S_BIJ_TID_UNKNOWN) ||
-		    !e3s_tid_before(tid, first_uncommitted)) {
+		if (!committed) {
 			/* Not committed: the run still belongs to its owner. */
 			r->moved_uncommitted += len;
 			continue;
@@ -436,10 +451,11 @@ static int later_record_exists(struct scan *s, __u64 seq, errcode_t *err)
 	return 0;
 }
 
-int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
-		   int flags, struct e3s_bij_result *r, char *msg)
+static int scan_journal(ext2_filsys fs, ext2_ino_t ino,
+			__u32 first_uncommitted, int flags, e3s_bij_entry_fn fn,
+			void *arg, struct e3s_bij_result *r, char *msg)
 {
-	struct scan s = { .fs = fs, .ino = ino };
+	struct scan s = { .fs = fs, .ino = ino, .fn = fn, .arg = arg };
 	int dry = flags & E3S_BIJ_DRY_RUN;
 	int passes = (flags & E3S_BIJ_RESERVE_ONLY) ? 1 : 2;
 	enum rec_state st, st1;
@@ -554,17 +570,21 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 	}
 
 	doing = "update";
-	err = ext2fs_write_inode(fs, ino, &s.inode);
-	if (err)
-		goto out;
+	/*
+	 * Drop the torn record so that a later scan ends cleanly. Before
+	 * anything else is written: with copy-before-write (cow.c) a write
+	 * may append a record right there.
+	 */
 	if (r->end == E3S_BIJ_END_TORN) {
-		/* Drop the torn record so that a later scan ends cleanly. */
 		memset(s.desc, 0, BS);
 		err = write_bij_block(fs, ino, &s.inode, s.h.image_blocks,
 				      torn_pos, s.desc);
 		if (err)
 			goto out;
 	}
+	err = ext2fs_write_inode(fs, ino, &s.inode);
+	if (err)
+		goto out;
 	if (s.h.tail_pos != pos || s.h.tail_seq != seq) {
 		s.h.tail_pos = pos;
 		s.h.tail_seq = seq;
@@ -581,6 +601,21 @@ out_msg:
 	ext2fs_free_mem(&s.desc);
 	ext2fs_free_mem(&s.data);
 	return ret;
+}
+
+int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
+		   int flags, struct e3s_bij_result *r, char *msg)
+{
+	return scan_journal(fs, ino, first_uncommitted, flags, NULL, NULL, r,
+			    msg);
+}
+
+int e3s_bij_walk(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
+		 int flags, e3s_bij_entry_fn fn, void *arg,
+		 struct e3s_bij_result *r, char *msg)
+{
+	return scan_journal(fs, ino, first_uncommitted,
+			    flags | E3S_BIJ_DRY_RUN, fn, arg, r, msg);
 }
 
 /* ---- jbd2 ---------------------------------------------------------------- */

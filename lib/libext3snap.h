@@ -178,6 +178,32 @@ int e3s_bij_replay(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
 		   int flags, struct e3s_bij_result *r, char *msg);
 
 /*
+ * Map logical block LBLK of snapshot file INO (INODE, written back by the
+ * caller) to PBLK, allocating indirect blocks, and count it in i_blocks.
+ * PBLK must be marked in use already. 0 or a libext2fs error.
+ */
+errcode_t e3s_snap_map(ext2_filsys fs, ext2_ino_t ino,
+		       struct ext2_inode *inode, blk64_t lblk, blk64_t pblk);
+
+/*
+ * Told each entry of each valid record by e3s_bij_walk, in journal order:
+ * KIND is EXT3SNAP_BIJ_COPY (LEN 1, DATA its before-image) or _MOVE (DATA
+ * NULL; COMMITTED: its transaction committed, as replay decides). A
+ * non-zero return stops the walk (it then fails).
+ */
+typedef int (*e3s_bij_entry_fn)(void *arg, int kind, __u64 block, __u32 len,
+				int committed, const void *data);
+
+/*
+ * What e3s_bij_replay would replay, without writing anything: FN is told
+ * every entry of every valid record (already in the file or not), and R
+ * says where the journal ends. 0, or -1 with MSG.
+ */
+int e3s_bij_walk(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
+		 int flags, e3s_bij_entry_fn fn, void *arg,
+		 struct e3s_bij_result *r, char *msg);
+
+/*
  * The internal jbd2 journal of FS: its superblock's s_sequence, and
  * whether it needs recovery. The first transaction id that did not commit
  * is SEQUENCE for a journal that needed no recovery, and SEQUENCE - 1
@@ -348,5 +374,80 @@ int e3s_chain_has(const struct e3s_chain *c, ext2_ino_t ino);
  */
 int e3s_snapfiles(ext2_filsys fs, ext2_ino_t **inos, unsigned int *n,
 		  char *msg);
+
+/* ---- copy-before-write offline (cow.c, cow_io.c) ------------------------ */
+
+/*
+ * What fsck.ext3snap and its e2fsck write must not change the newest
+ * snapshot's image: each block that snapshot still reads from the origin
+ * is saved in its before-image journal (a copy record, flushed) before
+ * its first change. The state is a shared memory file, so that the e2fsck
+ * child (through the shim) and fsck.ext3snap keep one journal head and
+ * one set of blocks still to save. See lib/cow.c.
+ */
+struct e3s_cow;
+
+/* Raw block I/O on the device, in EXT3SNAP_BLOCK_SIZE blocks: 0 or -errno. */
+struct e3s_cow_dev {
+	int (*read)(void *ctx, __u64 block, void *buf);
+	int (*write)(void *ctx, __u64 block, const void *buf);
+	int (*flush)(void *ctx);	/* written blocks durable */
+	void *ctx;
+};
+
+/*
+ * Protect the image of snapshot inode INO (the newest) of FS: the blocks
+ * in use at its instant (its snapshot-time bitmaps, less its exclude map
+ * and the jbd2 journal's data blocks) that its file does not map and its
+ * journal does not hold yet. FIRST_UNCOMMITTED and FLAGS
+ * (E3S_BIJ_TID_UNKNOWN) as for e3s_bij_replay. 0 with *COW (NULL if the
+ * snapshot is broken, sealed or has a damaged journal: nothing to keep),
+ * or -1 with MSG.
+ */
+int e3s_cow_setup(ext2_filsys fs, ext2_ino_t ino, __u32 first_uncommitted,
+		  int flags, struct e3s_cow **cow, char *msg);
+
+/* The shared file, for a child to e3s_cow_attach() (not close-on-exec). */
+int e3s_cow_fd(const struct e3s_cow *c);
+
+/* The state set up by another process, from its file FD. NULL with MSG. */
+struct e3s_cow *e3s_cow_attach(int fd, char *msg);
+
+void e3s_cow_free(struct e3s_cow *c);
+
+/*
+ * Before LEN bytes of DATA are written at byte OFF of the device: journal
+ * the old contents of each block that needs it and that the write
+ * changes, and flush. If that fails (the journal is full, an I/O error),
+ * the snapshot is marked broken first. Either way the write may go on
+ * when this returns. C may be NULL.
+ */
+int e3s_cow_before_write(struct e3s_cow *c, const struct e3s_cow_dev *dev,
+			 __u64 off, __u64 len, const void *data);
+
+/* The journal was replayed up to ring position TAIL_POS. */
+void e3s_cow_linked(struct e3s_cow *c, __u32 tail_pos);
+
+/* Are there records written since the last e3s_cow_linked()? */
+int e3s_cow_pending(const struct e3s_cow *c);
+
+/* Was the snapshot marked broken? 1 with *WHY, else 0. */
+int e3s_cow_broken(const struct e3s_cow *c, const char **why);
+
+/* Blocks saved so far. */
+__u64 e3s_cow_saved(const struct e3s_cow *c);
+
+/* Does BLOCK still need saving before it changes? */
+int e3s_cow_needs(const struct e3s_cow *c, __u64 block);
+
+/* BLOCK is the snapshot's now (moved to it): never save it. */
+void e3s_cow_forget(struct e3s_cow *c, __u64 block);
+
+/*
+ * unix_io with every write shown to the state set by e3s_cow_io_use()
+ * first (none: plain unix_io). For ext2fs_open().
+ */
+extern io_manager e3s_cow_io_manager;
+void e3s_cow_io_use(struct e3s_cow *c);
 
 #endif /* LIBEXT3SNAP_H */

@@ -226,6 +226,9 @@ grep -q "snapshot 2 (inode $a): would replay 1 journal records: 1 copied" <<<"$o
 	fail "-n did not report the oldest snapshot's record: $out"
 grep -q "snapshot 7 (inode $c): would replay" <<<"$out" && fail "the newest has no records: $out"
 cmp -s "$img" "$tmp/before" || fail "-n changed the image"
+# Snapshot 5's journal header, in use at snapshot 7's instant (crafted
+# snapshots carry no exclude map): its replay rewrites it.
+hdr5=$("$craft" -s "$b" "$img" bmap $(( $(stat -c %s "$img") / 4096 )))
 run fsck.ext3snap -fy "$img"
 [ $rc = 1 ] || fail "-y with pending records gave $rc, not 1: $out"
 holds "$b" 100 0xab || fail "block 100 of snapshot 5 does not hold its before-image"
@@ -237,8 +240,8 @@ holds "$a" 100 0x11 || fail "block 100 of snapshot 2 does not hold its own befor
 [ "$("$craft" -s "$a" "$img" bmap "$orphan")" = 0 ] || fail "the move landed in snapshot 2"
 "$craft" -s "$b" "$img" header | grep -q 'tail_pos=4 tail_seq=2' ||
 	fail "the tail of snapshot 5 did not move"
-"$craft" -s "$c" "$img" header | grep -q 'tail_pos=1 tail_seq=1' ||
-	fail "the tail of snapshot 7 moved"
+[ "$("$craft" -s "$c" "$img" bmap "$hdr5")" != 0 ] ||
+	fail "snapshot 7 did not save snapshot 5's journal header before its replay changed it: $out"
 run fsck.ext3snap -fn "$img"
 [ $rc = 0 ] || fail "-fn after the replay gave $rc: $out"
 

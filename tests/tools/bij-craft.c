@@ -43,11 +43,91 @@ errcode_t craft_bij_io(ext2_filsys fs, ext2_ino_t ino, __u32 pos, void *buf,
 	return io_channel_read_blk64(fs->io, pblk, 1, buf);
 }
 
+/*
+ * The kernel's take changes, after the instant, the superblock, the
+ * group descriptors, bitmaps, an inode table block and a directory, and
+ * saves each of them first; fsck.ext3snap then finds them saved (and
+ * does not save them itself). The before-images, read before the new
+ * inode INO is written anywhere; stored by save_copies().
+ */
+#define TAKE_MAX 64
+struct take_copies {
+	blk64_t block[TAKE_MAX];
+	char (*data)[BS];
+	unsigned int n;
+};
+
+static errcode_t read_before(ext2_filsys fs, ext2_ino_t ino,
+			     struct take_copies *t)
+{
+	blk64_t blk = 0;
+	errcode_t err;
+	unsigned int i;
+	dgrp_t g;
+
+	t->n = 0;
+	t->block[t->n++] = 0;
+	for (i = 0; i < fs->desc_blocks && t->n < 8; i++)
+		t->block[t->n++] = fs->super->s_first_data_block + 1 + i;
+	/* The file's blocks go to group 0 (goal 0), its inode to G. */
+	g = ext2fs_group_of_ino(fs, ino);
+	t->block[t->n++] = ext2fs_block_bitmap_loc(fs, 0);
+	t->block[t->n++] = ext2fs_inode_bitmap_loc(fs, 0);
+	if (g) {
+		t->block[t->n++] = ext2fs_block_bitmap_loc(fs, g);
+		t->block[t->n++] = ext2fs_inode_bitmap_loc(fs, g);
+	}
+	if (t->n < TAKE_MAX)
+		t->block[t->n++] = ext2fs_inode_table_loc(fs, g) +
+			(ino - 1) % fs->super->s_inodes_per_group /
+			(BS / EXT2_INODE_SIZE(fs->super));
+	/* The root directory's first block gets the new name. */
+	err = ext2fs_bmap2(fs, EXT2_ROOT_INO, NULL, NULL, 0, 0, NULL, &blk);
+	if (!err && blk && t->n < TAKE_MAX)
+		t->block[t->n++] = blk;
+	t->data = malloc((size_t)t->n * BS);
+	if (!t->data)
+		return EXT2_ET_NO_MEMORY;
+	for (i = 0; !err && i < t->n; i++)
+		err = io_channel_read_blk64(fs->io, t->block[i], 1,
+					    t->data[i]);
+	return err;
+}
+
+/* Block N's copy goes to a new block mapped at N of snapshot file INO. */
+static errcode_t save_copies(ext2_filsys fs, ext2_ino_t ino,
+			     struct ext2_inode *inode, struct take_copies *t)
+{
+	blk64_t blk, pblk;
+	errcode_t err = 0;
+	unsigned int i;
+
+	for (i = 0; !err && i < t->n; i++) {
+		err = ext2fs_bmap2(fs, ino, inode, NULL, 0, t->block[i], NULL,
+				   &pblk);
+		if (err || pblk)
+			continue;
+		err = ext2fs_new_block2(fs, 0, NULL, &blk);
+		if (err)
+			break;
+		ext2fs_block_alloc_stats2(fs, blk, +1);
+		err = io_channel_write_blk64(fs->io, blk, 1, t->data[i]);
+		if (!err)
+			err = ext2fs_bmap2(fs, ino, inode, NULL,
+					   BMAP_SET | BMAP_ALLOC, t->block[i],
+					   NULL, &blk);
+		if (!err)
+			err = ext2fs_iblk_add_blocks(fs, inode, 1);
+	}
+	return err;
+}
+
 /* The snapshot file and its journal; the superblock is left alone. */
 static errcode_t craft_file(ext2_filsys fs, const char *name, __u32 id,
 			    __u32 len, ext2_ino_t *ino)
 {
 	blk64_t image = ext2fs_blocks_count(fs->super), blk, goal = 0;
+	struct take_copies t = { 0 };
 	struct ext2_inode inode;
 	struct e3s_bij_hdr h;
 	char buf[BS];
@@ -58,8 +138,12 @@ static errcode_t craft_file(ext2_filsys fs, const char *name, __u32 id,
 	if (!err)
 		err = ext2fs_new_inode(fs, EXT2_ROOT_INO, LINUX_S_IFREG | 0400,
 				       NULL, ino);
-	if (err)
+	if (!err)
+		err = read_before(fs, *ino, &t);
+	if (err) {
+		free(t.data);
 		return err;
+	}
 	ext2fs_inode_alloc_stats2(fs, *ino, +1, 0);
 	memset(&inode, 0, sizeof(inode));
 	inode.i_mode = LINUX_S_IFREG | 0400;
@@ -89,6 +173,11 @@ static errcode_t craft_file(ext2_filsys fs, const char *name, __u32 id,
 	}
 	if (!err)
 		err = ext2fs_write_inode(fs, *ino, &inode);
+	if (!err)
+		err = save_copies(fs, *ino, &inode, &t);
+	if (!err)
+		err = ext2fs_write_inode(fs, *ino, &inode);
+	free(t.data);
 	if (err)
 		return err;
 	h = (struct e3s_bij_hdr){ .snap_id = id, .image_blocks = image,
