@@ -163,6 +163,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBDIR)/libext3snap.a
 CRAFT		:= tests/tools/bij-craft.c tests/tools/bij-craft.h
 $(B)/tests/test_bij: $(CRAFT)
 $(B)/tests/test_chain: $(CRAFT)
+$(B)/tests/test_cow: $(CRAFT)
 $(B)/tests/bijcraft: tests/tools/bijcraft.c $(CRAFT) $(LIBDIR)/libext3snap.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/tools -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)

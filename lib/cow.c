@@ -229,8 +229,8 @@ static int put_record(struct e3s_cow *c, const struct e3s_cow_dev *dev,
 				(size_t)-1));
 	}
 	set_crc(d, offsetof(struct ext3snap_bij_desc, d_crc));
-	/* The data first: a descriptor alone would be a torn record. */
-	for (i = n; i + 1 > 0; i--) {
+	/* Torn or whole, the flush after the last record decides. */
+	for (i = 0; i <= n; i++) {
 		err = dev->write(dev->ctx, c->ring[pos + i],
 				 (char *)c->rec + (size_t)i * BS);
 		if (err) {
