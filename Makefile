@@ -167,6 +167,12 @@ $(B)/tests/test_cow: $(CRAFT)
 $(B)/tests/bijcraft: tests/tools/bijcraft.c $(CRAFT) $(LIBDIR)/libext3snap.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/tools -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)
+$(B)/tests/test_image: $(CRAFT)
+
+# A snapshot's whole image, read without ssdev (lib/image.c): host tests.
+$(B)/tests/imagedump: tests/tools/imagedump.c $(LIBDIR)/libext3snap.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LIBDIR)/libext3snap.a $(E2FS_LIBS)
 
 # Replaying dm-log-writes logs: the VM test snap-logwrites and its unit test.
 LOGW		:= tests/tools/logwrites.c tests/tools/logwrites.h
@@ -177,7 +183,7 @@ $(B)/tests/logreplay: tests/tools/logreplay.c $(LOGW)
 
 # ---- tests ---------------------------------------------------------------
 
-check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/logreplay $(SRC_STAMP)
+check: all $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/imagedump $(B)/tests/logreplay $(SRC_STAMP)
 	$(TOP)/scripts/run-tests $(if $(TESTS),--only "$(TESTS)")
 
 # The crash test with 200 power cuts instead of 6 (about 2 hours).
@@ -189,7 +195,7 @@ check-long: all $(SRC_STAMP)
 # The snapshot tests on the lockdep/KASAN kernel (issue 21): any lockdep,
 # KASAN or sleep-in-atomic report fails the run (scripts/vm-run).
 DEBUG_TESTS	?= snap-oracle|snap-load|snap-logwrites|snap-powercut|snap-recover|snap-multi|snap-deep|snap-diskfull|snap-slowread
-check-debug: all debug-modules $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/logreplay $(SRC_STAMP)
+check-debug: all debug-modules $(UNIT_TESTS) $(B)/tests/bijcraft $(B)/tests/imagedump $(B)/tests/logreplay $(SRC_STAMP)
 	VM_DEBUG_KERNEL=1 POWERCUT_CUTS=$${POWERCUT_CUTS:-6} \
 		$(TOP)/scripts/run-tests --only "$(if $(TESTS),$(TESTS),$(DEBUG_TESTS))"
 

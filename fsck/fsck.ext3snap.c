@@ -7,8 +7,10 @@
  * it recovers the jbd2 journal, walks the chain of snapshots (newest to
  * oldest through their trusted.ext3snap xattrs), checks each snapshot's
  * structures and replays its before-image journal (BIJ), deals with
- * snapshot files outside the chain, then hands the ordinary checks to
- * e2fsck itself rather than re-implementing them.
+ * snapshot files outside the chain, checks each snapshot's image (its
+ * block bitmaps and counts against what its files own, read with the
+ * kernel's rules: lib/image.c), then hands the ordinary checks to e2fsck
+ * itself rather than re-implementing them.
  *
  * e2fsck refuses RO_COMPAT_HAS_SNAPSHOT, which every filesystem with a
  * snapshot carries. Clearing the flag on disk for the check would leave
@@ -58,6 +60,7 @@ static __u32 cow_first;		/* the first uncommitted jbd2 tid */
 struct opts {
 	int mode;		/* 'n', 'y', 'p' (-p, -a), or 0: ask */
 	int remove;		/* --remove-snapshots */
+	int force;		/* -f: check the snapshots' images too */
 	const char *dev;
 	char **args;		/* argv for e2fsck, NULL-terminated */
 	int nargs;
@@ -121,6 +124,8 @@ static int parse(int argc, char **argv, struct opts *o)
 					return -1;
 				}
 				o->mode = m;
+			} else if (a[j] == 'f') {
+				o->force = 1;
 			} else if (takes_arg(a[j])) {
 				if (!a[j + 1] && i + 1 < argc)
 					o->args[o->nargs++] = argv[++i];
@@ -370,11 +375,13 @@ static void say_delete(const struct opts *o, __u32 id, ext2_ino_t ino)
  * Check one snapshot of the chain and replay its journal. FS is open
  * read-write unless -n; the blocks of committed moves of every journal
  * are reserved already. BROKEN: mark it broken whatever else is found.
- * Returns e2fsck-style bits.
+ * *PENDING is set if, with -n, its journal holds copies its file does not
+ * map yet (its image, and the older ones read through it, are not what
+ * the disk shows). Returns e2fsck-style bits.
  */
 static int check_member(const struct opts *o, ext2_filsys fs,
 			const struct e3s_chain_member *m, __u32 first,
-			int unknown, int broken)
+			int unknown, int broken, int *pending)
 {
 	struct ext2_super_block *sb = fs->super;
 	int dry = o->mode == 'n', rc = 0, flags;
@@ -453,6 +460,7 @@ static int check_member(const struct opts *o, ext2_filsys fs,
 		fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
 		return rc | FSCK_ERROR;
 	}
+	*pending = dry && r.copies_new;
 	if (r.copies_new || r.moved_new) {
 		printf("%s: %s: %s %u journal records: %llu copied blocks, %llu moved blocks\n",
 		       o->dev, snap_name(m->id, ino),
@@ -588,13 +596,182 @@ static int check_orphans(const struct opts *o, ext2_filsys fs,
 	return rc;
 }
 
+/* Prefixes the findings of e3s_image_check with the snapshot's name. */
+/*
+ * Link into the newest snapshot what copy-before-write journaled: write
+ * back what libext2fs holds in memory (which may journal more), replay
+ * the journal, until nothing is left. FS open read-write. 0 or
+ * FSCK_ERROR.
+ */
+static int settle(const struct opts *o, ext2_filsys fs)
+{
+	struct e3s_bij_result r;
+	char msg[E3S_MSG_LEN];
+	errcode_t err;
+	int i;
+
+	if (!(fs->flags & EXT2_FLAG_RW))
+		return 0;
+	/* Each block is saved once: a few rounds, bounded anyway. */
+	for (i = 0; i < 100; i++) {
+		err = ext2fs_flush(fs);
+		if (err) {
+			fprintf(stderr, PROG ": %s: cannot write the changes: %s\n",
+				o->dev, error_message(err));
+			return FSCK_ERROR;
+		}
+		if (!e3s_cow_pending(cow))
+			return 0;
+		if (e3s_bij_replay(fs, cow_ino, cow_first, 0, &r, msg)) {
+			fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+			return FSCK_ERROR;
+		}
+		e3s_cow_linked(cow, r.end_pos);
+	}
+	fprintf(stderr, PROG ": %s: the newest snapshot's journal does not settle after %d replays; report a bug\n",
+		o->dev, i);
+	return FSCK_ERROR;
+}
+
+struct image_say {
+	const char *dev;
+	const struct e3s_chain_member *m;
+};
+
+static void say_image(void *arg, const char *line)
+{
+	const struct image_say *s = arg;
+
+	printf("%s: %s: image %s\n", s->dev, snap_name(s->m->id, s->m->ino),
+	       line);
+}
+
+/*
+ * Check the image of member I of chain C: 1 if it is damaged, 0 if not,
+ * -1 if it could not be checked (said why).
+ */
+static int check_image(const struct opts *o, ext2_filsys fs,
+		       const struct e3s_chain *c, unsigned int i)
+{
+	const struct e3s_chain_member *m = &c->m[i];
+	struct image_say sc = { .dev = o->dev, .m = m };
+	struct e3s_image_check r;
+	struct e3s_image *img;
+	char msg[E3S_MSG_LEN];
+	ext2_filsys ifs;
+	errcode_t err;
+
+	if (e3s_image_open(fs, c, i, &img, msg)) {
+		printf("%s: %s: image not checked: %s\n", o->dev,
+		       snap_name(m->id, m->ino), msg);
+		return -1;
+	}
+	err = e3s_image_open_fs(img, &ifs);
+	if (!err) {
+		err = e3s_image_check(ifs, &r, say_image, &sc, msg);
+		ext2fs_close_free(&ifs);
+	} else {
+		snprintf(msg, sizeof(msg), "%s", error_message(err));
+	}
+	e3s_image_close(img);
+	if (err == EXT2_ET_NO_MEMORY) {
+		printf("%s: %s: image not checked: %s\n", o->dev,
+		       snap_name(m->id, m->ino), msg);
+		return -1;
+	}
+	if (err) {
+		printf("%s: %s: its image cannot be read as a filesystem: %s\n",
+		       o->dev, snap_name(m->id, m->ino), msg);
+		return 1;
+	}
+	/* As e2fsck: the kernel keeps this count lazily; not damage. */
+	if (r.sb_free != r.sb_counted && o->mode != 'p')
+		printf("%s: %s: image superblock free blocks count %llu, counted=%llu (not an error, as in e2fsck)\n",
+		       o->dev, snap_name(m->id, m->ino),
+		       (unsigned long long)r.sb_free,
+		       (unsigned long long)r.sb_counted);
+	return e3s_image_damaged(&r);
+}
+
+/*
+ * After the replays: check the image of every snapshot of chain C not
+ * marked broken, its block bitmap and free counts against what its own
+ * files own, as e2fsck -fn on /dev/ssdev/N would. An image that changed
+ * after its instant is a corrupt backup: fsck does not repair a snapshot's
+ * image, it marks the snapshot broken (-y, -p). PENDING[i]: with -n,
+ * member i's journal holds copies not replayed, so its image and those of
+ * the older ones (read through it) are not what the disk holds: they are
+ * skipped, never called clean. Returns e2fsck-style bits.
+ */
+static int check_images(const struct opts *o, ext2_filsys fs,
+			const struct e3s_chain *c, const int *pending,
+			int unknown, int mounted)
+{
+	const struct e3s_chain_member *m;
+	struct e3s_bij_hdr h;
+	char msg[E3S_MSG_LEN];
+	int rc = 0, stale = 0, ret;
+	unsigned int i;
+
+	if (mounted) {
+		printf("%s: mounted: the snapshots' images are not checked (the kernel holds copies not on disk yet); bind one with ssdevconfig and run e2fsck -fn on it\n",
+		       o->dev);
+		return 0;
+	}
+	if (unknown) {
+		printf("%s: the snapshots' images are not checked: the journal needs recovery first (not done with -n)\n",
+		       o->dev);
+		return FSCK_UNFIXED;
+	}
+	/*
+	 * The walk reads the device; the origin's bitmap is in memory, and
+	 * what copy-before-write saved may not be linked yet.
+	 */
+	if ((fs->flags & EXT2_FLAG_RW) && settle(o, fs))
+		return FSCK_ERROR;
+	for (i = 0; i < c->n; i++) {
+		m = &c->m[i];
+		stale |= pending[i];
+		/* Reported by check_member already. */
+		if (e3s_bij_read_header(fs, m->ino, &h, msg) ||
+		    (h.flags & EXT3SNAP_BIJ_BROKEN))
+			continue;
+		if (stale) {
+			printf("%s: %s: image not checked: %s journal holds copies not replayed yet\n",
+			       o->dev, snap_name(m->id, m->ino),
+			       pending[i] ? "its" : "a newer snapshot's");
+			rc |= FSCK_UNFIXED;
+			continue;
+		}
+		ret = check_image(o, fs, c, i);
+		if (ret < 0)
+			rc |= FSCK_UNFIXED;
+		if (ret <= 0)
+			continue;
+		printf("%s: %s: its image changed after it was taken: the snapshot is a corrupt backup (fsck.ext3snap does not repair a snapshot's image)\n",
+		       o->dev, snap_name(m->id, m->ino));
+		if (!ask(o, "mark the snapshot broken")) {
+			rc |= FSCK_UNFIXED;
+			continue;
+		}
+		if (e3s_bij_mark_broken(fs, m->ino, msg)) {
+			fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+			return rc | FSCK_ERROR;
+		}
+		printf("%s: %s is broken\n", o->dev, snap_name(m->id, m->ino));
+		say_delete(o, m->id, m->ino);
+		rc |= FSCK_FIXED;
+	}
+	return rc;
+}
+
 /*
  * Check the chain of snapshots, each snapshot's structures and journal
  * (replayed), and the snapshot files outside the chain. FS is open
  * read-write unless -n. Returns e2fsck-style bits.
  */
 static int check_snapshots(const struct opts *o, ext2_filsys fs, __u32 first,
-			   int unknown)
+			   int unknown, int mounted)
 {
 	struct ext2_super_block *sb = fs->super;
 	int dry = o->mode == 'n', rc = 0, broken = 0;
@@ -603,6 +780,7 @@ static int check_snapshots(const struct opts *o, ext2_filsys fs, __u32 first,
 	char msg[E3S_MSG_LEN], fix[128];
 	ext2_ino_t *files = NULL;
 	unsigned int nfiles, i;
+	int *pending = NULL;
 
 	if (e3s_chain_walk(fs, &c, msg) ||
 	    e3s_snapfiles(fs, &files, &nfiles, msg)) {
@@ -688,8 +866,21 @@ static int check_snapshots(const struct opts *o, ext2_filsys fs, __u32 first,
 	for (i = 0; !dry && i < nfiles; i++)
 		e3s_bij_replay(fs, files[i], first, E3S_BIJ_RESERVE_ONLY, &r,
 			       msg);
+	pending = calloc(c.n, sizeof(*pending));
+	if (!pending) {
+		fprintf(stderr, PROG ": %s: out of memory\n", o->dev);
+		rc |= FSCK_ERROR;
+		goto out;
+	}
 	for (i = 0; i < c.n; i++) {
-		rc |= check_member(o, fs, &c.m[i], first, unknown, broken);
+		rc |= check_member(o, fs, &c.m[i], first, unknown, broken,
+				   &pending[i]);
+		if (rc & FSCK_ERROR)
+			goto out;
+	}
+	/* With -f, or when a replay changed the snapshots (e2fsck gets -f). */
+	if (o->force || (rc & FSCK_FIXED)) {
+		rc |= check_images(o, fs, &c, pending, unknown, mounted);
 		if (rc & FSCK_ERROR)
 			goto out;
 	}
@@ -703,6 +894,7 @@ static int check_snapshots(const struct opts *o, ext2_filsys fs, __u32 first,
 	}
 	rc |= check_orphans(o, fs, &c, files, nfiles, first);
 out:
+	free(pending);
 	free(files);
 	e3s_chain_free(&c);
 	return rc;
@@ -742,42 +934,6 @@ static int protect_newest(const struct opts *o, __u32 first)
 	ext2fs_close_free(&fs);
 	e3s_cow_io_use(cow);
 	return rc;
-}
-
-/*
- * Link into the newest snapshot what copy-before-write journaled: write
- * back what libext2fs holds in memory (which may journal more), replay
- * the journal, until nothing is left. FS open read-write. 0 or
- * FSCK_ERROR.
- */
-static int settle(const struct opts *o, ext2_filsys fs)
-{
-	struct e3s_bij_result r;
-	char msg[E3S_MSG_LEN];
-	errcode_t err;
-	int i;
-
-	/* Each block is saved once: a few rounds, bounded anyway. */
-	for (i = 0; cow && i < 100; i++) {
-		err = ext2fs_flush(fs);
-		if (err) {
-			fprintf(stderr, PROG ": %s: cannot write the changes: %s\n",
-				o->dev, error_message(err));
-			return FSCK_ERROR;
-		}
-		if (!e3s_cow_pending(cow))
-			return 0;
-		if (e3s_bij_replay(fs, cow_ino, cow_first, 0, &r, msg)) {
-			fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
-			return FSCK_ERROR;
-		}
-		e3s_cow_linked(cow, r.end_pos);
-	}
-	if (!cow)
-		return 0;
-	fprintf(stderr, PROG ": %s: the newest snapshot's journal does not settle after %d replays; report a bug\n",
-		o->dev, i);
-	return FSCK_ERROR;
 }
 
 /*
@@ -905,7 +1061,8 @@ static int snapshot_pass(const struct opts *o)
 		return FSCK_ERROR;
 	/* Like the kernel and e2fsck: backups are e2fsck's business. */
 	fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
-	rc |= check_snapshots(o, fs, first, unknown);
+	rc |= check_snapshots(o, fs, first, unknown,
+			      !!(mflags & EXT2_MF_MOUNTED));
 	if (!(rc & FSCK_ERROR))
 		rc |= settle(o, fs);
 	err = ext2fs_close_free(&fs);

@@ -450,4 +450,80 @@ void e3s_cow_forget(struct e3s_cow *c, __u64 block);
 extern io_manager e3s_cow_io_manager;
 void e3s_cow_io_use(struct e3s_cow *c);
 
+/* ---- a snapshot's image (image.c) ---------------------------------------- */
+
+/*
+ * A snapshot's image read from the unmounted filesystem with the kernel's
+ * rules (fs/ext3snap/read.c): see Documentation/design.md, "Reading a
+ * snapshot". What before-image journals hold and their files do not map
+ * yet is not seen (the kernel would hold it in memory): replay first, or
+ * do not trust the image of a snapshot whose journal, or a newer one's,
+ * holds such copies.
+ */
+struct e3s_image;
+
+/*
+ * Open the image of snapshot C->m[IDX] of chain C (e3s_chain_walk; its
+ * newer snapshots, C->m[0 .. IDX-1], are read through). FS stays open
+ * while the image is. The origin's current block bitmap is FS's in memory
+ * while the walk reads the device: a caller that changed FS flushes it
+ * first (ext2fs_flush). 0, or -1 with MSG.
+ */
+int e3s_image_open(ext2_filsys fs, const struct e3s_chain *c,
+		   unsigned int idx, struct e3s_image **img, char *msg);
+void e3s_image_close(struct e3s_image *img);
+
+/* Blocks of the image (the filesystem's s_blocks_count). */
+blk64_t e3s_image_blocks(const struct e3s_image *img);
+
+/* Read NR blocks of the image from BLOCK into BUF. 0 or a libext2fs error. */
+errcode_t e3s_image_read(struct e3s_image *img, blk64_t block,
+			 unsigned int nr, void *buf);
+
+/*
+ * A read-only io_manager over open images: ext2fs_open(e3s_image_name(img),
+ * ..., e3s_image_io_manager, &ifs) opens the image as a filesystem
+ * (e3s_image_open_fs does just that). Close it before the image.
+ */
+extern io_manager e3s_image_io_manager;
+const char *e3s_image_name(const struct e3s_image *img);
+errcode_t e3s_image_open_fs(struct e3s_image *img, ext2_filsys *ifs);
+
+/* What e3s_image_check found. */
+struct e3s_image_check {
+	__u64 not_owned;	/* "-": in use in the bitmap, owned by nothing */
+	__u64 not_marked;	/* "+": owned, free in the bitmap */
+	unsigned int groups_wrong;	/* groups whose free count is not
+					 * their bitmap's */
+	unsigned int bad_maps;	/* inodes or group descriptors naming blocks
+				 * outside the filesystem, or block maps
+				 * that cannot be read */
+	__u64 sb_free;		/* the superblock's free blocks count, and */
+	__u64 sb_counted;	/* the bitmap's: not damage when they differ
+				 * (the kernel updates it lazily; e2fsck
+				 * does not count it as an error either) */
+};
+
+/* Is the image damaged? */
+static inline int e3s_image_damaged(const struct e3s_image_check *r)
+{
+	return r->not_owned || r->not_marked || r->groups_wrong ||
+	       r->bad_maps;
+}
+
+typedef void (*e3s_image_say_fn)(void *arg, const char *line);
+
+/*
+ * Check the image IFS (or any filesystem) as e2fsck -n's pass 5 would,
+ * in one pass over its in-use inodes: its block bitmap against the blocks
+ * owned (every in-use inode's blocks and xattr block, the superblocks and
+ * group descriptors, bitmaps and inode tables), and each group's free
+ * count against its bitmap. Each finding is a line passed to FN (ARG), as
+ * "block bitmap differences: -(164419--164421) +5000" or "free blocks
+ * count wrong for group #5 (32189, counted=32186)". 0 with *R filled, or
+ * the libext2fs error that stopped it, with MSG.
+ */
+errcode_t e3s_image_check(ext2_filsys ifs, struct e3s_image_check *r,
+			  e3s_image_say_fn fn, void *arg, char *msg);
+
 #endif /* LIBEXT3SNAP_H */

@@ -11,6 +11,16 @@
  *                                a snapshot on top of the chain, with the
  *                                xattr (x_prev: the former newest); prints
  *                                its inode
+ *   bijcraft IMG take NAME ID LEN [exclude]
+ *                                take a snapshot as the kernel does: its
+ *                                image is IMG as it was before (the blocks
+ *                                the take rewrites are saved in its file);
+ *                                exclude: with an exclude map; prints its
+ *                                inode
+ *   bijcraft IMG mkfile NAME NBLOCKS BYTE
+ *   bijcraft IMG rm NAME         change the origin (a file in the root
+ *                                directory) under copy-on-write for the
+ *                                newest snapshot, as the kernel's hooks
  *   bijcraft IMG member NAME ID LEN PREV
  *                                a snapshot file with the xattr (ID, PREV)
  *                                the superblock does not name
@@ -92,6 +102,21 @@ int main(int argc, char **argv)
 		if (err)
 			die("chain", err);
 		printf("%u\n", ino);
+	} else if (!strcmp(argv[2], "take") && (argc == 6 || argc == 7)) {
+		err = craft_take(fs, argv[3], strtoul(argv[4], NULL, 0),
+				 strtoul(argv[5], NULL, 0), argc == 7, &ino);
+		if (err)
+			die("take", err);
+		printf("%u\n", ino);
+	} else if (!strcmp(argv[2], "mkfile") && argc == 6) {
+		err = craft_mkfile(fs, argv[3], strtoul(argv[4], NULL, 0),
+				   strtol(argv[5], NULL, 0), &ino);
+		if (err)
+			die("mkfile", err);
+	} else if (!strcmp(argv[2], "rm") && argc == 4) {
+		err = craft_rm(fs, argv[3]);
+		if (err)
+			die("rm", err);
 	} else if (!strcmp(argv[2], "member") && argc == 7) {
 		err = craft_member(fs, argv[3], strtoul(argv[4], NULL, 0),
 				   strtoul(argv[5], NULL, 0),
