@@ -986,9 +986,29 @@ static long long keep_freed(const struct opts *o, ext2_filsys fs)
 	return n;
 }
 
+/* Check every snapshot's image again, after e2fsck. */
+static int recheck_images(const struct opts *o, ext2_filsys fs)
+{
+	struct e3s_chain c = { 0 };
+	char msg[E3S_MSG_LEN];
+	int *pending, rc;
+
+	if (e3s_chain_walk(fs, &c, msg)) {
+		fprintf(stderr, PROG ": %s: %s\n", o->dev, msg);
+		return FSCK_ERROR;
+	}
+	/* Everything is replayed by now. */
+	pending = calloc(c.n ? c.n : 1, sizeof(*pending));
+	rc = pending ? check_images(o, fs, &c, pending, 0, 0) : FSCK_ERROR;
+	free(pending);
+	e3s_chain_free(&c);
+	return rc;
+}
+
 /*
  * After e2fsck: keep what it freed for the newest snapshot, link what the
- * shim journaled, and say what was done. Returns e2fsck-style bits.
+ * shim journaled, check the images again if anything was written under
+ * them, and say what was done. Returns e2fsck-style bits.
  */
 static int after_e2fsck(const struct opts *o)
 {
@@ -1007,6 +1027,9 @@ static int after_e2fsck(const struct opts *o)
 		rc = FSCK_ERROR;
 	else
 		rc = settle(o, fs);
+	/* Something was written under the snapshots: look at them again. */
+	if (!rc && (moved > 0 || e3s_cow_saved(cow)))
+		rc = recheck_images(o, fs);
 	if (ext2fs_close_free(&fs)) {
 		fprintf(stderr, PROG ": %s: cannot write the changes\n",
 			o->dev);
