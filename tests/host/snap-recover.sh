@@ -6,8 +6,9 @@
 # odd cuts), binds every snapshot and reads it at once while the flusher
 # links the replayed moves into groups nobody has loaded since the mount.
 # RECOVER_FSCK=1 recovers odd cuts with fsck.ext3snap -y first (make
-# check-long); it fails until issue 22 is fixed: fsck's replay changes
-# blocks the snapshots have not saved.
+# check-long); each image is then also read offline (imagedump) before the
+# kernel sees the disk, so that damage done by fsck is told from damage
+# done by the mount.
 # Each image must equal, block for block, what it was when taken, and be
 # e2fsck-clean; a hang fails through the runner's hung-task check.
 #
@@ -28,7 +29,7 @@ truncate -s 512M "$img"
 truncate -s 16M "$state"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-vm() { "$top/scripts/vm-run" --disk "a:$img" --disk "b:$state" --timeout 300 -- "$guest" "$@"; }
+vm() { "$top/scripts/vm-run" --disk "a:$img" --disk "b:$state" --timeout 600 -- "$guest" "$@"; }
 
 vm setup >"$work/setup.log" 2>&1 || { cat "$work/setup.log"; fail "setup failed"; }
 replays=0
