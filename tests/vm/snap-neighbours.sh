@@ -1,8 +1,5 @@
 #!/bin/bash
 # vm-run: --disk a:256M --timeout 900
-# check: long (make check-long; it fails until the images stop showing
-# older snapshot files' blocks, issue 17 item 0: see "Known gaps" in
-# testing.md)
 # A snapshot's image never changes because of what happens to the older
 # snapshots beside it, and shows none of their data (every data block of
 # a snapshot file reads as zeroes). Free space is first filled with a
