@@ -28,9 +28,18 @@
 # would), so the disk holds a state part-way through; a read-only mount
 # first says where the cut landed ("LANDED inside/before/after").
 #
+# Each recovery takes one of the two paths, alternating over the cuts
+# (odd cuts: mount alone; even: fsck.ext3snap -y first, then mount), so a
+# run recovers the middle cut by mount and the oldest by fsck (whose
+# e2fsck then finishes the orphaned truncate, freeing blocks in groups
+# whose bitmaps the active snapshot may not have saved: issue 22);
+# DELCRASH_RECOVERY=mount or fsck makes every recovery take that path.
+#
 # After each delete: the deleted snapshot is gone (oldest) or "deleting"
 # with no more blocks than the uncut delete keeps (middle); every remaining
-# snapshot binds, its record equals its reference and it is fsck-clean; the
+# snapshot binds, its whole image has the sha256 it had when taken (block
+# for block: the setup records it), its record equals its reference and
+# it is fsck-clean; the
 # origin is unchanged and fsck.ext3snap -fn clean; df's used space went
 # down by about the deleted blocks, and the active snapshot did not take
 # them over. A cut that misses the delete (too early or too late) is
@@ -42,6 +51,9 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 mib=${DELCRASH_MIB:-160}
+recovery=${DELCRASH_RECOVERY:-alternate}
+case $recovery in alternate|mount|fsck) ;;
+	*) echo "DELCRASH_RECOVERY must be alternate, mount or fsck" >&2; exit 2 ;; esac
 tries=${DELCRASH_TRIES:-3}
 seed=${DELCRASH_SEED:-$$}
 work=$top/build/tmp/delete-crash
@@ -130,9 +142,20 @@ old_delay() {
 	DELAY=$(echo "scale=3; ${dur:-0.3} * $((5 + RANDOM % 76)) / 100" | bc)
 }
 landed() { clean_log "$work/$1.log" | sed -n 's/^LANDED //p' | head -n1; }
+# The recovery path of the next cut's recovery, in RECOVERY (a variable,
+# not a $(...): the count must persist): even cuts fsck.ext3snap -y first.
+ncut=0
+next_recovery() {
+	ncut=$((ncut + 1))
+	case $recovery in
+	alternate) RECOVERY=$([ $((ncut % 2)) = 0 ] && echo fsck || echo mount) ;;
+	*) RECOVERY=$recovery ;;
+	esac
+}
+by() { [ "$1" = fsck ] && echo "fsck.ext3snap -y, then mount" || echo "mount"; }
 used_of() { clean_log "$work/$1.log" | sed -n 's/^USED //p' | head -n1; }
 show() {	# the lines of a recovery worth reading
-	clean_log "$work/$1.log" | grep -E 'after the cut: s2 is|resumed:|orphan|cleaned up|df used|held .* before' |
+	clean_log "$work/$1.log" | grep -E 'after the cut: s2 is|resumed:|orphan|cleaned up|df used|held .* before|image changed|recovery:' |
 		sed 's/^ */    /' || true
 }
 
@@ -144,7 +167,11 @@ for m in M1 M2 M3 MO; do
 	[ -s "$work/ref/$m" ] || { cat "$work/setup.log"; fail "setup printed no $m"; }
 done
 clean_log "$work/setup.log" | sed -n 's/^STAT //p' >"$work/ref/STATS"
-echo "[$(elapsed)] setup: $(tr '\n' ' ' <"$work/ref/STATS")"
+for i in 1 2 3; do
+	grep -q "^SHA$i [0-9a-f]\{64\}$" "$work/ref/STATS" || {
+		cat "$work/setup.log"; fail "setup printed no sha256 of s$i's image"; }
+done
+echo "[$(elapsed)] setup: $(grep -v '^SHA' "$work/ref/STATS" | tr '\n' ' ')(and the images' sha256)"
 for i in ctl mid old; do cp --sparse=always "$base" "$work/$i.img"; done
 
 # ---- boot 2: the control (no cut), then cut the middle delete -------------
@@ -161,16 +188,18 @@ rm -f "$work/ctl.img"
 
 # ---- boot 3: recover the middle delete, then cut the oldest ---------------
 old_delay
+next_recovery
 boot recover-mid-1 old "--disk a:$work/mid.img --disk b:$work/old.img" \
-	"recover:a:$work/ref:mid:$(used_of control)" "cut:b:$work/ref:old:$DELAY"
+	"recover:a:$work/ref:mid:$(used_of control):$RECOVERY" "cut:b:$work/ref:old:$DELAY"
 old_desc=$CUT_DESC
-echo "[$(elapsed)] mid cut 1 landed $(landed recover-mid-1)"
+echo "[$(elapsed)] mid cut 1 landed $(landed recover-mid-1); recovered by $(by "$RECOVERY")"
 show recover-mid-1
 echo "[$(elapsed)] old cut 1: $old_desc"
 
 # ---- boot 4: recover the oldest delete -------------------------------------
-boot recover-old-1 "" "--disk b:$work/old.img" "recover:b:$work/ref:old:$(used_of recover-mid-1)"
-echo "[$(elapsed)] old cut 1 landed $(landed recover-old-1)"
+next_recovery
+boot recover-old-1 "" "--disk b:$work/old.img" "recover:b:$work/ref:old:$(used_of recover-mid-1):$RECOVERY"
+echo "[$(elapsed)] old cut 1 landed $(landed recover-old-1); recovered by $(by "$RECOVERY")"
 show recover-old-1
 
 # ---- more tries for a case whose cut missed the delete ---------------------
@@ -188,9 +217,10 @@ for mode in mid old; do
 		[ "$mode" = mid ] || { old_delay; action="$action:$DELAY"; }
 		boot "cut-$mode-$n" "$mode" "--disk a:$work/$mode.img" "$action"
 		echo "[$(elapsed)] $mode cut $n: $CUT_DESC"
+		next_recovery
 		boot "recover-$mode-$n" "" "--disk a:$work/$mode.img" \
-			"recover:a:$work/ref:$mode:$(used_of "cut-$mode-$n")"
-		echo "[$(elapsed)] $mode cut $n landed $(landed "recover-$mode-$n")"
+			"recover:a:$work/ref:$mode:$(used_of "cut-$mode-$n"):$RECOVERY"
+		echo "[$(elapsed)] $mode cut $n landed $(landed "recover-$mode-$n"); recovered by $(by "$RECOVERY")"
 		show "recover-$mode-$n"
 	done
 done

@@ -1,11 +1,14 @@
 #!/bin/bash
-# Power cuts with a snapshot active under a write workload (churn's
+# Power cuts with two snapshots under a write workload (churn's
 # overwrites, truncates, unlinks and new files, plus files made durable
-# with fsync). QEMU is killed from the host at a random moment, with the
-# disk image on cache=none, then the next boot recovers (by mount, or by
-# fsck.ext3snap -y first on odd cuts) and checks: the snapshot image is
-# byte-identical to the instant, its manifest equals the reference, both
-# filesystems are fsck-clean, every file whose fsync returned before the
+# with fsync): the newer one receives the copies, the older one reads
+# through it (issue 22's reproduction had two). QEMU is killed from the
+# host at a random moment, with the disk image on cache=none, then the
+# next boot recovers (by mount, or by fsck.ext3snap -y first on odd cuts)
+# and checks: each snapshot's whole image is byte-identical to its
+# instant (sha256 recorded at setup) and fsck.ext3snap -fn clean, the
+# older one's manifest equals the reference, the origin is fsck-clean,
+# every file whose fsync returned before the
 # cut is intact, and no kernel log had a warning. A second disk takes and
 # deletes a snapshot in a loop: after a cut it holds a whole snapshot or
 # none, never a half-made one.
@@ -35,7 +38,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 refsha=$(sed -n 's/^REF-SHA \([0-9a-f]*\).*/\1/p' "$work/setup.log" | tr -d '\r')
 sed -n '/^==MANIFEST==/,/^==END==/p' "$work/setup.log" | tr -d '\r' |
 	sed '1d;$d' >"$work/ref.manifest"
-[ -n "$refsha" ] && [ -s "$work/ref.manifest" ] || {
+refsha2=$(sed -n 's/^REF-SHA2 \([0-9a-f]*\).*/\1/p' "$work/setup.log" | tr -d '\r')
+[ -n "$refsha" ] && [ -n "$refsha2" ] && [ -s "$work/ref.manifest" ] || {
 	cat "$work/setup.log"; fail "setup printed no reference"; }
 : >"$work/durable"
 
@@ -43,7 +47,7 @@ sed -n '/^==MANIFEST==/,/^==END==/p' "$work/setup.log" | tr -d '\r' |
 cut_run() {
 	local n=$1 log=$work/cut$1.log delay pid
 	"$top/scripts/vm-run" --disk "a:$img" --disk "b:$imgb" --cache none --timeout 400 -- \
-		"$guest" cut "$n" "$work/ref.manifest" "$work/durable" "$refsha" \
+		"$guest" cut "$n" "$work/ref.manifest" "$work/durable" "$refsha" "$refsha2" \
 		>"$log" 2>&1 &
 	pid=$!
 	# However long the recovery takes (a loaded host, the debug
@@ -76,7 +80,7 @@ for n in $(seq 0 $((cuts - 1))); do
 	cut_run "$n"
 done
 "$top/scripts/vm-run" --disk "a:$img" --disk "b:$imgb" --cache none --timeout 400 -- \
-	"$guest" final "$cuts" "$work/ref.manifest" "$work/durable" "$refsha" \
+	"$guest" final "$cuts" "$work/ref.manifest" "$work/durable" "$refsha" "$refsha2" \
 	>"$work/final.log" 2>&1 || { cat "$work/final.log"; fail "the last recovery failed"; }
 tail -n 3 "$work/final.log"
 echo "snap-powercut: ok ($cuts cuts, seed $seed)"

@@ -4,9 +4,14 @@
 # dm-log-writes (the mark 'snap' right after the snapshot is taken and
 # synced), then the log is replayed onto a fresh disk up to EVERY FLUSH and
 # FUA entry after the mark, i.e. to each state the disk could have been in
-# at a power cut. At each point the filesystem must mount (-t ext3snap,
-# which recovers), the snapshot be active and its image identical, byte for
-# byte, to the one at the mark, every file whose fsync had returned (a mark
+# at a power cut. At each point the filesystem must recover by one of the
+# two paths, alternately: at odd points fsck.ext3snap -y first (exit 0 or
+# 1), then the mount; at even points the mount alone (-t ext3snap, which
+# recovers). Then the snapshot must be active, its image identical, byte
+# for byte, to the one at the mark (which fsck.ext3snap -fn found clean
+# on /dev/ssdev/0 right after the take: the same bytes are as clean, so
+# the image is fsck'd again only when it differs, to say whether the
+# difference also breaks it), every file whose fsync had returned (a mark
 # after each) intact, fsck.ext3snap -fn clean after unmounting, and the
 # kernel log clean. Each point is checked through a throw-away dm snapshot
 # of the replay disk, so the replay goes on incrementally from the exact
@@ -38,14 +43,22 @@ sectors=$(blockdev --getsz "$DISK_orig")
 
 # image_same DEV WHAT: DEV (read with O_DIRECT, so that no cached page can
 # stand in for the device's own answer) must hold the bytes of $ref_img.
+# A difference is explained: where, how many blocks, and whether the
+# changed image is still fsck-clean.
 image_same() {
-	local out first
+	local out first fsck_out
 	out=$(set -o pipefail
 	      dd if="$1" bs=4M iflag=direct status=none | cmp - "$ref_img" 2>&1) && return 0
 	first=$(sed -nE 's/.*differ: (byte|char) ([0-9]+).*/\2/p' <<<"$out")
 	[ -z "$first" ] || out="$out (first difference in block $(((first - 1) / 4096)) of 4 KiB; $(set +o pipefail
 		dd if="$1" bs=4M iflag=direct status=none | cmp -l - "$ref_img" 2>/dev/null |
 		awk '{ b[int(($1 - 1) / 4096)] = 1 } END { print length(b) }') blocks differ)"
+	if fsck_out=$(fsck.ext3snap -fn "$1" 2>&1); then
+		out="$out; fsck.ext3snap -fn on the changed image is clean"
+	else
+		out="$out; fsck.ext3snap -fn on the changed image is not clean either:
+$fsck_out"
+	fi
 	fail "$2: the snapshot image differs from the one at the mark: $out"
 }
 
@@ -71,6 +84,8 @@ df -P -k "$src" | awk 'NR == 2 { print "    at the mark:", $3, "of", $2, "KiB us
 ss_bind "$snap" 0
 dd if=/dev/ssdev/0 of="$ref_img" bs=4M iflag=direct status=none ||
 	fail "reading the snapshot image after the take failed"
+# Clean once, clean at every point whose image has the same bytes.
+fsck_clean /dev/ssdev/0
 ss_unbind 0
 echo "    snapshot image at the mark: $(stat -c %s "$ref_img") bytes, sha256 $(sha256sum <"$ref_img" | cut -d' ' -f1)"
 
@@ -147,13 +162,17 @@ secs() {
 	printf -v "$1" '%d.%d' $((tenths / 10)) $((tenths % 10))
 }
 
-# check_at WHAT UPTO: the replay disk holds entries 0..UPTO-1. Mount that
-# state through a transient dm snapshot (the replay disk itself stays as
-# replayed), check it, and throw the changes of mount and fsck away.
+# check_at WHAT UPTO [fsck]: the replay disk holds entries 0..UPTO-1.
+# Recover that state through a transient dm snapshot (the replay disk
+# itself stays as replayed): with fsck, fsck.ext3snap -y first, then the
+# mount; else the mount alone. Check it, and throw the changes of
+# recovery and fsck away.
 rsz=$sectors
+FSCK_SAVED=0	# points whose fsck.ext3snap -y saved blocks for the snapshot
 check_at() {
-	local what=$1 upto=$2 idx f sha m s out bad=0 count=0 t0 t1 t2 t3 t4 t5
-	local s_mount s_status s_image s_files s_fsck
+	local what=$1 upto=$2 path=${3:-mount} idx f sha m s out bad=0 count=0 rc=0
+	local t0 t1 t2 t3 t4 t5 tf
+	local s_fsck_y s_mount s_status s_image s_files s_fsck fsck_note=
 	local -A want=() by=() got=()
 	local -a files=() kl=()
 
@@ -162,6 +181,19 @@ check_at() {
 	mapfile -t kl </tmp/dmesg.before
 	dmsetup create rpsnap --table "0 $rsz snapshot $DISK_replay $DISK_cow N 8" ||
 		fail "$what: cannot create the dm snapshot of the replay disk"
+	if [ "$path" = fsck ]; then
+		# Its replay and e2fsck's repairs must keep the image exact,
+		# as the mount's recovery does (issue 22).
+		out=$(fsck.ext3snap -y /dev/mapper/rpsnap 2>&1) || rc=$?
+		[ $rc -le 1 ] || fail "$what: fsck.ext3snap -y before the mount exited $rc:
+$out"
+		fsck_note="fsck -y (exit $rc"
+		if [[ $out =~ saved\ ([0-9]+)\ blocks ]]; then
+			fsck_note="$fsck_note, saved ${BASH_REMATCH[1]} blocks"
+			FSCK_SAVED=$((FSCK_SAVED + 1))
+		fi
+	fi
+	tf=${EPOCHREALTIME/./}
 	mount -t ext3snap /dev/mapper/rpsnap "$src" ||
 		fail "$what: mount -t ext3snap (with recovery) failed:
 $(dmesg | tail -n 30)"
@@ -219,12 +251,14 @@ $(printf '%s\n' "${kl[@]}" | tail -n 60)"
 	done
 	t5=${EPOCHREALTIME/./}
 	DURABLE_CHECKED=$count
-	secs s_mount "$t0" "$t1"
+	secs s_fsck_y "$t0" "$tf"
+	secs s_mount "$tf" "$t1"
 	secs s_status "$t1" "$t2"
 	secs s_image "$t2" "$t3"
 	secs s_files "$t3" "$t4"
 	secs s_fsck "$t4" "$t5"
 	TIMES="mount $s_mount, status $s_status, image $s_image, files $s_files, fsck $s_fsck s"
+	[ -z "$fsck_note" ] || TIMES="$fsck_note) $s_fsck_y, $TIMES"
 }
 
 step "reference: the replay up to the mark"
@@ -242,11 +276,14 @@ for p in "${points[@]}"; do
 		fail "replaying entries $next..$p failed"
 	next=$((p + 1))
 	flags=${flags_of[$p]:-?}
-	check_at "entry $p ($flags, flush point $k of $n)" $((p + 1))
+	# Both recovery paths, alternately: odd points fsck.ext3snap -y first.
+	path=mount
+	[ $((k % 2)) = 0 ] || path=fsck
+	check_at "entry $p ($flags, flush point $k of $n, recovery by $path)" $((p + 1)) $path
 	checked=$k
 	printf '    [%ss] %d/%d: entry %s %s: ok (%s fsync'\''d files intact; %s)\n' \
 		"$SECONDS" "$k" "$n" "$p" "$flags" "$DURABLE_CHECKED" "$TIMES"
 done
-echo "    $n flush points after the mark, $checked checked"
+echo "    $n flush points after the mark, $checked checked: $(((checked + 1) / 2)) recovered by fsck.ext3snap -y first (it saved blocks for the snapshot at $FSCK_SAVED of them), $((checked / 2)) by mount alone"
 [ "$checked" = "$n" ] || fail "checked $checked of the $n flush points after the mark"
 test_done snap-logwrites
