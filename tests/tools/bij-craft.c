@@ -117,11 +117,7 @@ static errcode_t save_copies(ext2_filsys fs, ext2_ino_t ino,
 		ext2fs_block_alloc_stats2(fs, blk, +1);
 		err = io_channel_write_blk64(fs->io, blk, 1, t->data[i]);
 		if (!err)
-			err = ext2fs_bmap2(fs, ino, inode, NULL,
-					   BMAP_SET | BMAP_ALLOC, t->block[i],
-					   NULL, &blk);
-		if (!err)
-			err = ext2fs_iblk_add_blocks(fs, inode, 1);
+			err = e3s_snap_map(fs, ino, inode, t->block[i], blk);
 	}
 	return err;
 }
@@ -312,10 +308,7 @@ errcode_t craft_save(ext2_filsys fs, ext2_ino_t ino, blk64_t lblk,
 	ext2fs_block_alloc_stats2(fs, blk, +1);
 	err = io_channel_write_blk64(fs->io, blk, 1, data);
 	if (!err)
-		err = ext2fs_bmap2(fs, ino, &inode, NULL, BMAP_SET | BMAP_ALLOC,
-				   lblk, NULL, &blk);
-	if (!err)
-		err = ext2fs_iblk_add_blocks(fs, &inode, 1);
+		err = e3s_snap_map(fs, ino, &inode, lblk, blk);
 	if (!err)
 		err = ext2fs_write_inode(fs, ino, &inode);
 	return err;
@@ -324,17 +317,13 @@ errcode_t craft_save(ext2_filsys fs, ext2_ino_t ino, blk64_t lblk,
 errcode_t craft_move(ext2_filsys fs, ext2_ino_t ino, blk64_t lblk)
 {
 	struct ext2_inode inode;
-	blk64_t blk = lblk;
 	errcode_t err;
 
 	if (!ext2fs_test_block_bitmap2(fs->block_map, lblk))
 		ext2fs_block_alloc_stats2(fs, lblk, +1);
 	err = ext2fs_read_inode(fs, ino, &inode);
 	if (!err)
-		err = ext2fs_bmap2(fs, ino, &inode, NULL, BMAP_SET | BMAP_ALLOC,
-				   lblk, NULL, &blk);
-	if (!err)
-		err = ext2fs_iblk_add_blocks(fs, &inode, 1);
+		err = e3s_snap_map(fs, ino, &inode, lblk, lblk);
 	if (!err)
 		err = ext2fs_write_inode(fs, ino, &inode);
 	return err;
